@@ -1,0 +1,36 @@
+"""Caffe ``ELU``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from edge_dnn.layers._util import Elementwise, f32_inputs
+from edge_dnn.layers.base import Array
+
+
+@dataclasses.dataclass(frozen=True)
+class ELU(Elementwise):
+    """``y = x`` for ``x > 0``, else ``alpha * (exp(x) - 1)`` (float32, any layout).
+
+    Attributes:
+        alpha: Scale of the negative branch.
+    """
+
+    TYPE: ClassVar[str] = "ELU"
+
+    alpha: float = 1.0
+
+    @classmethod
+    def from_proto(cls, lp: Any) -> ELU:
+        """Read ``elu_param.alpha``."""
+        return cls(name=lp.name, alpha=float(lp.elu_param.alpha))
+
+    def forward(self, inputs: Sequence[Array], params: Sequence[Array]) -> list[Array]:
+        """The exponential linear unit (``expm1`` keeps small negatives accurate)."""
+        (x,) = f32_inputs(self, inputs)
+        zero = np.float32(0)
+        return [np.maximum(x, zero) + np.float32(self.alpha) * np.expm1(np.minimum(x, zero))]
