@@ -98,3 +98,33 @@ class WeightsMismatchError(GraphError):
 # ---------------------------------------------------------------------------- Running
 class InputError(EdgeDnnError):
     """Inputs given to ``Graph.run`` (or a CLI) do not match the network."""
+
+
+# ---------------------------------------------------------------------------- Calibration
+class CalibrationError(EdgeDnnError):
+    """Calibration data or the tensor values observed during calibration are unusable.
+
+    Attributes:
+        path: The calibration file or folder at fault (None when not file-related).
+        tensor: The tensor (blob) whose values are at fault (None when not tensor-related).
+        message: The message without the path/tensor prefix.
+    """
+
+    def __init__(self, message: str, path: str | None = None, tensor: str | None = None) -> None:
+        self.path = path
+        self.tensor = tensor
+        self.message = message
+        where = [w for w in (path, f"tensor '{tensor}'" if tensor else None) if w]
+        super().__init__(f"{': '.join(where)}: {message}" if where else message)
+
+
+class ImageReadError(InputError):
+    """An image file cannot be read or decoded.
+
+    Attributes:
+        path: The image file.
+    """
+
+    def __init__(self, message: str, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")

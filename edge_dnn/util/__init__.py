@@ -1,0 +1,1 @@
+"""Small utilities shared by edge-dnn's modules (no third-party dependencies)."""
