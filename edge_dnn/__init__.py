@@ -5,6 +5,8 @@ Typical use::
     import edge_dnn
     g = edge_dnn.load_caffe("deploy.prototxt", "weights.caffemodel")
     out = g.run({"data": x})          # float golden model, NCHW float32
+    qg = edge_dnn.quantize(g, calibration_batches)   # int8 QuantizedGraph
+    qout = qg.run({"data": x})        # bit-exact integer reference, dequantized
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from edge_dnn.caffe.importer import load_caffe, load_weights, save_caffemodel
 from edge_dnn.errors import EdgeDnnError
 from edge_dnn.graph import Graph, Node
+from edge_dnn.quant.qgraph import QuantizedGraph
+from edge_dnn.quant.quantizer import quantize
 
 __version__ = "0.1.0"
 
@@ -19,8 +23,10 @@ __all__ = [
     "EdgeDnnError",
     "Graph",
     "Node",
+    "QuantizedGraph",
     "__version__",
     "load_caffe",
     "load_weights",
+    "quantize",
     "save_caffemodel",
 ]

@@ -93,6 +93,47 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_overrides(specs: Sequence[str]) -> dict[str, str]:
+    """Parse ``LAYER=int8|int16`` arguments of ``--override``.
+
+    Raises:
+        InputError: a malformed argument.
+    """
+    out: dict[str, str] = {}
+    for spec in specs:
+        layer, sep, prec = spec.partition("=")
+        if not sep or not layer or prec not in ("int8", "int16"):
+            raise InputError(f"--override {spec}: write LAYER=int8 or LAYER=int16")
+        out[layer] = prec
+    return out
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    """``edge-dnn quantize``: calibrate, quantize, and print the per-layer accuracy table."""
+    from edge_dnn.quant.calib_data import load_calibration
+    from edge_dnn.quant.quantizer import quantize
+    from edge_dnn.quant.report import make_report
+
+    graph = _load(args)
+    overrides = parse_overrides(args.override or [])
+    calib = load_calibration(args.calib, graph, limit=args.limit, batch_size=args.batch_size)
+    qg = quantize(
+        graph,
+        calib,
+        method=args.method,
+        precision=args.precision,
+        overrides=overrides,
+        sqnr_threshold_db=args.sqnr_threshold,
+    )
+    report = make_report(qg, calib)
+    print(report.format_table())
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(report.to_json() + "\n")
+        print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     p = argparse.ArgumentParser(prog="edge-dnn", description=__doc__.splitlines()[0])
@@ -119,6 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
     wt.add_argument("--seed", type=int, default=0)
     wt.add_argument("-o", "--output", required=True)
     wt.set_defaults(func=cmd_weights)
+
+    qz = sub.add_parser("quantize", help="quantize with calibration data, print the accuracy")
+    qz.add_argument("prototxt")
+    qz.add_argument("--weights", required=True, help="caffemodel")
+    qz.add_argument("--calib", required=True, help="folder of images, image, .npy or .npz")
+    qz.add_argument("--method", choices=("minmax", "percentile", "kl"), default="kl")
+    qz.add_argument("--precision", choices=("int8", "int16", "mixed"), default="int8")
+    qz.add_argument("--override", action="append", metavar="LAYER=int16", help="per layer")
+    qz.add_argument(
+        "--sqnr-threshold",
+        type=float,
+        default=30.0,
+        metavar="DB",
+        help="mixed: promote layers whose own SQNR is below this (default 30)",
+    )
+    qz.add_argument("--limit", type=int, help="use at most this many calibration samples")
+    qz.add_argument("--batch-size", type=int, default=8)
+    qz.add_argument("-o", "--output", metavar="REPORT.json", help="write the report as JSON")
+    qz.set_defaults(func=cmd_quantize)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return p

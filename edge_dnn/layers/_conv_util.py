@@ -7,6 +7,7 @@ BLAS (``np.matmul``) or by whole-array numpy operations over strided views.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ Pair = tuple[int, int]
 _COLS_BUDGET = 2 << 20
 # Budget of one block of the per-tap (depthwise) accumulation, in output elements per operand.
 _TAP_BUDGET = 1 << 17
+_ROWS_TAP_BUDGET = 1 << 16
+# Scratch buffers up to this many float32 elements are kept between calls (see scratch()).
+_SCRATCH_MAX = 16 << 20
+_scratch_tls = threading.local()
 
 
 # ---------------------------------------------------------------------------------- parameters
@@ -113,12 +118,40 @@ def deconv_out_size(size: int, k: int, s: int, p: int, d: int) -> int:
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _padded(x: Array, ph: int, pw: int) -> Array:
-    """``x`` (N, C, H, W) zero-padded by ``ph`` rows and ``pw`` columns on both sides."""
+def scratch(slot: str, shape: tuple[int, ...]) -> Array:
+    """An uninitialised float32 work array that is reused by later calls (per thread and slot).
+
+    Fresh multi-megabyte temporaries are returned to the OS by the allocator and cost a page
+    fault per 4 KiB on their next use, which on the reference machine doubled the time of a
+    whole-net forward pass. Kernels take their temporaries from here instead. The result must
+    never escape the kernel (outputs are always fresh arrays), and two arrays in use at the same
+    time need different ``slot`` names.
+    """
+    size = 1
+    for d in shape:
+        size *= int(d)
+    bufs: dict[str, Array] = _scratch_tls.__dict__.setdefault("bufs", {})
+    buf = bufs.get(slot)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, dtype=np.float32)
+        if size <= _SCRATCH_MAX:
+            bufs[slot] = buf
+    return buf[:size].reshape(shape)
+
+
+def _padded(x: Array, ph: int, pw: int, slot: str = "pad") -> Array:
+    """``x`` (N, C, H, W) zero-padded by ``ph`` rows and ``pw`` columns on both sides.
+
+    The result is ``x`` itself without padding, else a :func:`scratch` array.
+    """
     if ph == 0 and pw == 0:
         return x
     n, c, h, w = x.shape
-    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=np.float32)
+    xp = scratch(slot, (n, c, h + 2 * ph, w + 2 * pw))
+    xp[:, :, :ph] = 0.0
+    xp[:, :, ph + h :] = 0.0
+    xp[:, :, ph : ph + h, :pw] = 0.0
+    xp[:, :, ph : ph + h, pw + w :] = 0.0
     xp[:, :, ph : ph + h, pw : pw + w] = x
     return xp
 
@@ -151,14 +184,18 @@ def conv2d(
         (N, O, OH, OW) float32 with ``OH = (H + 2ph - (dh*(kh-1)+1)) // sh + 1`` (OW alike).
         The caller guarantees OH, OW >= 1.
     """
-    n, c, h, wd = x.shape
+    _, _, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh = conv_out_size(h, kh, stride[0], pad[0], dilation[0])
     ow = conv_out_size(wd, kw, stride[1], pad[1], dilation[1])
-    if cg == 1 and group > 1:
+    if cg == 1 and group > 1 and o == group and stride == (1, 1):
+        out = _conv_depthwise_rows(x, w, pad, dilation, oh, ow)
+    elif cg == 1 and group > 1:
         out = _conv_per_tap(x, w, stride, pad, dilation, group, oh, ow)
     elif kh == 1 and kw == 1 and pad == (0, 0):
         out = _conv_pointwise(x, w, stride, group, oh, ow)
+    elif _winograd_rows_pays(x.shape, w.shape, stride, dilation, group, oh, ow):
+        out = _conv_winograd_rows(x, w, pad, oh, ow)
     else:
         out = _conv_im2col(x, w, stride, pad, dilation, group, oh, ow)
     if bias is not None:
@@ -203,10 +240,10 @@ def _conv_im2col(
     plane = oh * ow
     per_sample = c * kh * kw * plane
     out = np.empty((n, o, oh, ow), dtype=np.float32)
-    if per_sample <= _COLS_BUDGET or n > 1 and per_sample * 2 <= _COLS_BUDGET:
+    if per_sample <= _COLS_BUDGET:
         # Whole samples per block: the GEMM sees (samples x OH x OW) columns.
         nb = max(1, min(n, _COLS_BUDGET // max(per_sample, 1)))
-        buf = np.empty(per_sample * nb, dtype=np.float32)
+        buf = scratch("cols", (per_sample * nb,))
         for n0 in range(0, n, nb):
             b = min(nb, n - n0)
             cols = buf[: per_sample * b].reshape(c, kh, kw, b, oh, ow)
@@ -216,6 +253,8 @@ def _conv_im2col(
                     src = xp[n0 : n0 + b, :, rs, _tap(j * dw, ow, sw)]
                     cols[:, i, j] = src.transpose(1, 0, 2, 3)
             res = np.matmul(wg, cols.reshape(group, kg, b * plane))
+            if n == 1:
+                return res.reshape(1, o, oh, ow)  # the GEMM result is the output, no copy
             if b == 1:
                 out[n0] = res.reshape(o, oh, ow)
             else:
@@ -223,7 +262,8 @@ def _conv_im2col(
         return out
     # Large planes: blocks of output rows of one sample.
     rows = max(1, min(oh, _COLS_BUDGET // (c * kh * kw * ow)))
-    buf = np.empty(c * kh * kw * rows * ow, dtype=np.float32)
+    buf = scratch("cols", (c * kh * kw * rows * ow,))
+    res_buf = scratch("res", (o * rows * ow,))
     for s in range(n):
         flat = out[s].reshape(group, og, plane)
         for r0 in range(0, oh, rows):
@@ -233,8 +273,187 @@ def _conv_im2col(
                 rs = _tap(r0 * sh + i * dh, r, sh)
                 for j in range(kw):
                     cols[:, i, j] = xp[s, :, rs, _tap(j * dw, ow, sw)]
-            flat[:, :, r0 * ow : (r0 + r) * ow] = np.matmul(wg, cols.reshape(group, kg, r * ow))
+            res = res_buf[: o * r * ow].reshape(group, og, r * ow)
+            np.matmul(wg, cols.reshape(group, kg, r * ow), out=res)
+            flat[:, :, r0 * ow : (r0 + r) * ow] = res
     return out
+
+
+# Winograd F(4, 3) along H (interpolation points 0, 1, -1, 2, -2, inf): four output rows from six
+# input rows with 6 instead of 12 multiplications per column tap.
+_WG_BT = np.array(
+    [
+        [4, 0, -5, 0, 1, 0],
+        [0, -4, -4, 1, 1, 0],
+        [0, 4, -4, -1, 1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ],
+    dtype=np.float32,
+)
+_WG_G = np.array(
+    [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ],
+    dtype=np.float32,
+)
+_WG_AT = np.array(
+    [
+        [1, 1, 1, 1, 1, 0],
+        [0, 1, -1, 2, -2, 0],
+        [0, 1, 1, 4, 4, 0],
+        [0, 1, -1, 8, -8, 1],
+    ],
+    dtype=np.float32,
+)
+# The row-Winograd path halves the GEMM work but adds transforms proportional to (C + O) * plane;
+# measured on the 2-core reference machine it wins from about 28x28 planes with 64+ channels.
+_WINOGRAD_MIN_PLANE = 28 * 28
+_WINOGRAD_MIN_CHANNELS = 32
+# Budget (float32 elements) of the transformed input of one group of samples.
+_WINOGRAD_BUDGET = 1 << 20
+
+
+def _winograd_rows_pays(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: Pair,
+    dilation: Pair,
+    group: int,
+    oh: int,
+    ow: int,
+) -> bool:
+    """Whether :func:`_conv_winograd_rows` applies to and is faster for this convolution."""
+    o, c, kh, _ = w_shape
+    return (
+        kh == 3
+        and stride == (1, 1)
+        and dilation == (1, 1)
+        and group == 1
+        and oh * ow >= _WINOGRAD_MIN_PLANE
+        and min(o, c) >= _WINOGRAD_MIN_CHANNELS
+    )
+
+
+def _conv_winograd_rows(x: Array, w: Array, pad: Pair, oh: int, ow: int) -> Array:
+    """Stride-1 convolution with a 3-row kernel: Winograd F(4, 3) along H, GEMMs along W.
+
+    Rows: the input is cut into tiles of 6 rows (4-row steps), transformed with B^T; the filter
+    with G. Columns: each of the kw column taps is the transformed input shifted by one element,
+    which on rows flattened with their padded pitch is a plain strided matrix, so every
+    Winograd component ``u`` is one GEMM ``(O, kw*C) @ (kw*C, samples*tiles*pitch)``. The
+    columns past OW of each row are computed and dropped. A^T then yields 4 output rows per tile.
+    """
+    n, c, h, wd = x.shape
+    o, _, _, kw = w.shape
+    ph, pw = pad
+    th = -(-oh // 4)
+    hp, wp = 4 * th + 2, wd + 2 * pw
+    # Transformed filter, (u, o, j, c): row o of component u multiplies the stacked shifts j.
+    w_rows = scratch("wg_w", (3, o, kw, c))
+    w_rows[...] = w.transpose(2, 0, 3, 1)
+    u_mat = scratch("wg_u", (6, o, kw * c))
+    np.matmul(_WG_G, w_rows.reshape(3, o * kw * c), out=u_mat.reshape(6, o * kw * c))
+    xp = scratch("pad", (c, n, hp, wp))
+    xp[:, :, :ph] = 0.0
+    xp[:, :, ph + h :] = 0.0
+    xp[:, :, ph : ph + h, :pw] = 0.0
+    xp[:, :, ph : ph + h, pw + wd :] = 0.0
+    xp[:, :, ph : ph + h, pw : pw + wd] = x.transpose(1, 0, 2, 3)
+    out = np.empty((n, o, oh, ow), dtype=np.float32)
+    # Blocks of whole samples, or of tile rows of one sample, sized to stay in cache.
+    per_row = 6 * c * wp
+    if per_row * th <= _WINOGRAD_BUDGET:
+        nb, nt_max = max(1, min(n, _WINOGRAD_BUDGET // (per_row * th))), th
+    else:
+        nb, nt_max = 1, max(1, _WINOGRAD_BUDGET // per_row)
+    for n0 in range(0, n, nb):
+        b = min(nb, n - n0)
+        dst = out[n0 : n0 + b].transpose(1, 0, 2, 3)
+        for t0 in range(0, th, nt_max):
+            nt = min(nt_max, th - t0)
+            _winograd_rows_block(xp[:, n0 : n0 + b], u_mat, kw, t0, nt, oh, ow, dst)
+    return out
+
+
+def _winograd_rows_block(
+    xp: Array, u_mat: Array, kw: int, t0: int, nt: int, oh: int, ow: int, dst: Array
+) -> None:
+    """Tile rows ``[t0, t0 + nt)`` of :func:`_conv_winograd_rows` into ``dst`` (O, N, OH, OW)."""
+    c, b, _, wp = xp.shape
+    o = u_mat.shape[1]
+    length = b * nt * wp
+    rows = scratch("wg_rows", (6, c, b, nt, wp))
+    for i in range(6):
+        r0 = 4 * t0 + i
+        rows[i] = xp[:, :, r0 : r0 + 4 * (nt - 1) + 1 : 4]
+    # Per component u the channels lie end to end; the kw - 1 spare elements keep the shifted
+    # views in bounds (what spills into the next channel only reaches dropped columns).
+    t = scratch("wg_t", (6, c * length + kw - 1))
+    t[:, c * length :] = 0.0
+    np.matmul(_WG_BT, rows.reshape(6, c * length), out=t[:, : c * length])
+    m = scratch("wg_m", (6, o, length))
+    cols = scratch("cols", (kw, c, length))
+    for u in range(6):
+        for j in range(kw):
+            cols[j] = t[u, j : j + c * length].reshape(c, length)
+        np.matmul(u_mat[u], cols.reshape(kw * c, length), out=m[u])
+    y = scratch("res", (4, o, b, nt, wp))
+    np.matmul(_WG_AT, m.reshape(6, o * length), out=y.reshape(4, o * length))
+    for r in range(4):
+        nr = min(nt, -(-(oh - r) // 4) - t0)
+        if nr > 0:
+            start = 4 * t0 + r
+            dst[:, :, start : start + 4 * (nr - 1) + 1 : 4] = y[r, :, :, :nr, :ow]
+
+
+def _conv_depthwise_rows(x: Array, w: Array, pad: Pair, dilation: Pair, oh: int, ow: int) -> Array:
+    """Stride-1 depthwise convolution (one output per input channel) on flattened rows.
+
+    With every padded plane flattened at its row pitch, each tap is a contiguous slice at offset
+    ``i*dh*pitch + j*dw`` and one (planes x length) multiply-add with a per-plane coefficient;
+    the ``pitch - OW`` extra columns per row are computed and dropped. Contiguous 2-D operands
+    run about twice as fast in numpy as the strided 4-D tap views of :func:`_conv_per_tap`.
+    """
+    n, c, h, wd = x.shape
+    _, _, kh, kw = w.shape
+    ph, pw = pad
+    dh, dw = dilation
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    planes = n * c
+    length = oh * wp
+    extra = dw * (kw - 1)  # the last taps read up to this far past the last row
+    xp = scratch("pad", (planes, hp * wp + extra))
+    xp[:, hp * wp :] = 0.0
+    grid = xp[:, : hp * wp].reshape(planes, hp, wp)
+    grid[:, :ph] = 0.0
+    grid[:, ph + h :] = 0.0
+    grid[:, ph : ph + h, :pw] = 0.0
+    grid[:, ph : ph + h, pw + wd :] = 0.0
+    grid[:, ph : ph + h, pw : pw + wd] = x.reshape(planes, h, wd)
+    coef = np.broadcast_to(w.reshape(1, c, kh * kw), (n, c, kh * kw)).reshape(planes, kh * kw)
+    full = scratch("res", (planes, length))
+    nb = max(1, min(planes, _ROWS_TAP_BUDGET // max(length, 1)))
+    tmp = scratch("tap", (nb, length))
+    for c0 in range(0, planes, nb):
+        c1 = min(planes, c0 + nb)
+        acc, t = full[c0:c1], tmp[: c1 - c0]
+        for k in range(kh * kw):
+            i, j = divmod(k, kw)
+            off = i * dh * wp + j * dw
+            src = xp[c0:c1, off : off + length]
+            if k == 0:
+                np.multiply(src, coef[c0:c1, k : k + 1], out=acc)
+            else:
+                np.multiply(src, coef[c0:c1, k : k + 1], out=t)
+                acc += t
+    return full.reshape(n, c, oh, wp)[:, :, :, :ow].copy()
 
 
 def _conv_per_tap(
@@ -252,7 +471,7 @@ def _conv_per_tap(
     Accumulates ``weight[tap] * shifted input`` over the kh*kw taps for all channels at once,
     in channel blocks that stay in cache; no block-diagonal GEMM is formed.
     """
-    n, c = x.shape[:2]
+    n = x.shape[0]
     o, _, kh, kw = w.shape
     mult = o // group
     sh, sw = stride
@@ -261,7 +480,7 @@ def _conv_per_tap(
     out = np.empty((n, group, mult, oh, ow), dtype=np.float32)
     wt = w.reshape(group, mult, kh, kw)
     cb = max(1, min(group, _TAP_BUDGET // max(n * mult * oh * ow, 1)))
-    tmp = np.empty((n, cb, mult, oh, ow), dtype=np.float32)
+    tmp = scratch("tap", (n, cb, mult, oh, ow))
     for c0 in range(0, group, cb):
         c1 = min(group, c0 + cb)
         acc = out[:, c0:c1]

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
 from edge_dnn.errors import ShapeError, UnsupportedParameterError
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 Shape = tuple[int, ...]
 """A tensor shape, NCHW order for 4-D activations."""
@@ -78,10 +81,21 @@ class Layer:
         """Float reference (float32, NCHW). Must be implemented by every layer."""
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
+    # ------------------------------------------------------------------ integer reference
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Bit-exact integer reference (``docs/arithmetic.md``), NCHW integer arrays.
+
+        Inputs and outputs are in the storage dtypes of ``q.inputs`` / ``q.outputs``
+        (int8/uint8/int16, or float32 for blobs of ARM float regions). This default is the
+        contract's ARM float path: dequantize -> :meth:`forward` -> ``quantize_tensor``; layers
+        with an integer kernel override it.
+        """
+        from edge_dnn.layers._int_ops import float_path
+
+        return float_path(self, inputs, q)
+
     # ------------------------------------------------------------------ weights
-    def init_params(
-        self, in_shapes: Sequence[Shape], rng: np.random.Generator
-    ) -> list[Array]:
+    def init_params(self, in_shapes: Sequence[Shape], rng: np.random.Generator) -> list[Array]:
         """Deterministic, well-scaled random parameters (used by ``--random-weights``).
 
         The default draws He-normal weights for the first blob (fan-in = product of all but the

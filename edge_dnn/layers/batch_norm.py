@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import affine_int, float_path, int_inputs
 from edge_dnn.layers._util import broadcast_to_axis, count, f32_inputs, param_blob, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,3 +85,15 @@ class BatchNorm(Layer):
         mean = broadcast_to_axis(mean * factor, x.ndim, axis)
         std = np.sqrt(var * factor + np.float32(self.eps))
         return [(x - mean) / broadcast_to_axis(std, x.ndim, axis)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the per-channel (axis 1) affine map as a depthwise 1x1 convolution.
+
+        Used when the quantizer gave the node per-channel weights (contract section 8: weight
+        ``gamma_c`` quantized per channel, bias as section 3.5, requantization as section 4);
+        otherwise (a second bottom, parameters not per-channel) the ARM float path.
+        """
+        if q.float_path or q.weights is None:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        return [affine_int(x, q, f"layer '{self.name}'")]

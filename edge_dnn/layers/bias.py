@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import affine_int, float_path, int_inputs
 from edge_dnn.layers._util import (
     broadcast_to_axis,
     f32_inputs,
@@ -17,6 +18,9 @@ from edge_dnn.layers._util import (
     span_shape,
 )
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,3 +82,15 @@ class Bias(Layer):
         _, a, bshape = self._operand([t.shape for t in xs])
         b = xs[1].reshape(bshape) if len(xs) == 2 else param_blob(self, params, 0, bshape)
         return [np.asarray(x + broadcast_to_axis(b, x.ndim, a), dtype=np.float32)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the per-channel (axis 1) affine map as a depthwise 1x1 convolution.
+
+        Used when the quantizer gave the node per-channel weights (contract section 8: weight
+        ``gamma_c`` quantized per channel, bias as section 3.5, requantization as section 4);
+        otherwise (a second bottom, parameters not per-channel) the ARM float path.
+        """
+        if q.float_path or q.weights is None:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        return [affine_int(x, q, f"layer '{self.name}'")]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import LutFunction, lut_int
 from edge_dnn.layers._util import Elementwise, f32_inputs
 from edge_dnn.layers.base import Array
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,3 +42,12 @@ class Clip(Elementwise):
         """Clamp in Caffe's order of operations."""
         (x,) = f32_inputs(self, inputs)
         return [np.maximum(np.float32(self.min), np.minimum(x, np.float32(self.max)))]
+
+    def lut_function(self) -> LutFunction:
+        """The clamp in float64 (bounds rounded to float32 as in :meth:`forward`)."""
+        lo, hi = float(np.float32(self.min)), float(np.float32(self.max))
+        return lambda x: np.maximum(lo, np.minimum(x, hi))
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the compile-time lookup table ``q.tables["lut"]`` (section 7)."""
+        return lut_int(self, inputs, q)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import int_inputs, rescale
 from edge_dnn.layers._util import f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape, canonical_axis
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,3 +61,20 @@ class Concat(Layer):
         xs = f32_inputs(self, inputs)
         self.output_shapes([x.shape for x in xs])
         return [np.concatenate(xs, axis=canonical_axis(self, self.axis, xs[0].ndim))]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (contract section 6), output type of ``q.outputs[0]``.
+
+        Inputs already at the output's scale and type are copied (engine addressing); the
+        others go through a requantize step with ``q.tables["rescale"][i] = (M, S)``. A float32
+        output (ARM float region, e.g. prior boxes) concatenates the inputs as float32.
+        """
+        xs = int_inputs(self, inputs)
+        self.output_shapes([x.shape for x in xs])
+        axis = canonical_axis(self, self.axis, xs[0].ndim)
+        out = q.outputs[0]
+        if out.is_float:
+            return [np.concatenate([tq.to_float(x) for x, tq in zip(xs, q.inputs)], axis=axis)]
+        rs = q.tables["rescale"]
+        parts = [rescale(x, tq, out, ms) for x, tq, ms in zip(xs, q.inputs, rs)]
+        return [np.concatenate([p.astype(out.np_dtype, copy=False) for p in parts], axis=axis)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from edge_dnn.layers._conv_util import (
     Pair,
@@ -13,8 +15,19 @@ from edge_dnn.layers._conv_util import (
     conv_geometry,
     conv_out_size,
 )
+from edge_dnn.layers._int_ops import (
+    check_mac_bound,
+    conv2d_acc,
+    float_path,
+    int_inputs,
+    mac_output,
+    mac_weights,
+)
 from edge_dnn.layers._util import count, f32_inputs, param_blob, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +46,7 @@ class Convolution(Layer):
         dilation: (dh, dw).
         group: Channel groups (``group == C`` with ``num_output == C`` is depthwise).
         bias_term: Whether the second blob (bias) exists.
+        relu: A ReLU (slope 0) fused by ``edge_dnn.passes.FuseReLU``: ``y = max(conv, 0)``.
     """
 
     TYPE: ClassVar[str] = "Convolution"
@@ -44,6 +58,7 @@ class Convolution(Layer):
     dilation: Pair = (1, 1)
     group: int = 1
     bias_term: bool = True
+    relu: bool = False
 
     def __post_init__(self) -> None:
         check_conv_fields(
@@ -110,9 +125,36 @@ class Convolution(Layer):
 
     # ------------------------------------------------------------------ float reference
     def forward(self, inputs: Sequence[Array], params: Sequence[Array]) -> list[Array]:
-        """Float reference: float32 NCHW in, float32 NCHW out (im2col + BLAS GEMM)."""
+        """Float reference: float32 NCHW in, float32 NCHW out.
+
+        BLAS GEMMs on im2col blocks (1x1: on the input itself; stride-1 3-row kernels on large
+        planes: Winograd F(4, 3) along H), per-tap accumulation for depthwise convolutions.
+        """
         (x,) = f32_inputs(self, inputs)
         pshapes = self.param_shapes([x.shape])
         w = param_blob(self, params, 0, pshapes[0])
         b = param_blob(self, params, 1, pshapes[1]) if self.bias_term else None
-        return [conv2d(x, w, b, self.stride, self.pad, self.dilation, self.group)]
+        y = conv2d(x, w, b, self.stride, self.pad, self.dilation, self.group)
+        if self.relu:
+            np.maximum(y, 0, out=y)
+        return [y]
+
+    # ------------------------------------------------------------------ integer reference
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (contract sections 3-4), NCHW.
+
+        Input int8/uint8/int16, output in the type of ``q.outputs[0]``. Exact accumulation
+        (float64 GEMM, exact under the checked accumulator bound), int64 bias add, per-channel
+        requantization; a fused ReLU is the output range's ``qmin = 0``.
+        """
+
+        if q.float_path:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        (out_shape,) = self.output_shapes([x.shape])
+        w = mac_weights(self, q, self.param_shapes([x.shape])[0])
+        check_mac_bound(w, q.bias, q.inputs[0].dtype, self.name)
+        acc = conv2d_acc(
+            x, w, self.stride, self.pad, self.dilation, self.group, (out_shape[2], out_shape[3])
+        )
+        return [mac_output(acc, q, f"layer '{self.name}'", self.relu)]

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
+from edge_dnn.layers._int_ops import int_inputs
 from edge_dnn.layers._util import f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape, canonical_axis
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,3 +78,9 @@ class Crop(Layer):
         xs = f32_inputs(self, inputs)
         _, window = self._window([x.shape for x in xs])
         return [xs[0][window].copy()]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the same window of bottom 0's integers, scale unchanged."""
+        xs = int_inputs(self, inputs)
+        _, window = self._window([x.shape for x in xs])
+        return [np.ascontiguousarray(xs[0][window])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -15,8 +15,20 @@ from edge_dnn.layers._conv_util import (
     deconv2d,
     deconv_out_size,
 )
+from edge_dnn.layers._int_ops import (
+    check_mac_bound,
+    deconv2d_acc,
+    deconv_out_channel_view,
+    float_path,
+    int_inputs,
+    mac_output,
+    mac_weights,
+)
 from edge_dnn.layers._util import count, f32_inputs, param_blob, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +134,24 @@ class Deconvolution(Layer):
         b = param_blob(self, params, 1, pshapes[1]) if self.bias_term else None
         return [deconv2d(x, w, b, self.stride, self.pad, self.dilation, self.group)]
 
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (ARM int, contract section 8): exact sums, then sections 3.5-4.
+
+        Input int8/uint8/int16 NCHW, output in the type of ``q.outputs[0]``. ``q.weights`` has
+        the blob layout ``(C, O/group, kh, kw)``; ``q.M``/``q.S``/``q.bias`` are per output
+        channel. The accumulator bound is checked on the output-channel view of the weights.
+        """
+        if q.float_path:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        self.output_shapes([x.shape])
+        w = mac_weights(self, q, self.param_shapes([x.shape])[0])
+        check_mac_bound(
+            deconv_out_channel_view(w, self.group), q.bias, q.inputs[0].dtype, self.name
+        )
+        acc = deconv2d_acc(x, w, self.stride, self.pad, self.dilation, self.group)
+        return [mac_output(acc, q, f"layer '{self.name}'")]
+
     def init_params(self, in_shapes: Sequence[Shape], rng: np.random.Generator) -> list[Array]:
         """He-normal weights and N(0, 0.1) biases.
 
@@ -131,8 +161,8 @@ class Deconvolution(Layer):
         """
         shapes = self.param_shapes(in_shapes)
         c = int(in_shapes[0][1])
-        fan_in = (c // self.group) * self.kernel[0] * self.kernel[1]
-        fan_in = max(1.0, fan_in / (self.stride[0] * self.stride[1]))
+        taps = (c // self.group) * self.kernel[0] * self.kernel[1]
+        fan_in = max(1.0, taps / (self.stride[0] * self.stride[1]))
         out = [(rng.standard_normal(shapes[0]) * np.sqrt(2.0 / fan_in)).astype(np.float32)]
         if self.bias_term:
             out.append((rng.standard_normal(shapes[1]) * 0.1).astype(np.float32))

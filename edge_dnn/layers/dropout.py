@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import float_path, passthrough
 from edge_dnn.layers._util import Elementwise, f32_inputs
 from edge_dnn.layers.base import Array
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,3 +47,9 @@ class Dropout(Elementwise):
         if self.scale_train:
             return [x.copy()]
         return [x * np.float32(1.0 - self.dropout_ratio)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: identity, scale unchanged (``scale_train=False``: ARM float path)."""
+        if q.float_path or not self.scale_train:
+            return float_path(self, inputs, q)
+        return [passthrough(self, inputs)]

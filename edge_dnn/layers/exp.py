@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import LutFunction, lut_int
 from edge_dnn.layers._util import Elementwise, f32_inputs
 from edge_dnn.layers.base import Array
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,3 +58,17 @@ class Exp(Elementwise):
         with np.errstate(over="ignore"):
             y = np.exp(x * inner if inner != 1 else x)
             return [y * outer if outer != 1 else y]
+
+    def lut_function(self) -> LutFunction:
+        """``base ** (shift + scale * x)`` in float64, computed as :meth:`forward` does."""
+        natural = self.base == -1
+        inner = (1.0 if natural else math.log(self.base)) * self.scale
+        if self.shift == 0:
+            outer = 1.0
+        else:
+            outer = math.exp(self.shift) if natural else self.base**self.shift
+        return lambda x: outer * np.exp(inner * x)
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the compile-time lookup table ``q.tables["lut"]`` (section 7)."""
+        return lut_int(self, inputs, q)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from edge_dnn.layers._int_ops import passthrough
 from edge_dnn.layers._util import count, f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape, canonical_axis
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,3 +50,9 @@ class Flatten(Layer):
         (x,) = f32_inputs(self, inputs)
         (out,) = self.output_shapes([x.shape])
         return [x.reshape(out).copy()]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: metadata only (a reshape of the NCHW buffer), scale unchanged."""
+        x = passthrough(self, inputs)
+        (out,) = self.output_shapes([x.shape])
+        return [x.reshape(out)]

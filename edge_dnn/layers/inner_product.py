@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import (
+    check_mac_bound,
+    float_path,
+    int_inputs,
+    mac_output,
+    mac_weights,
+    matmul_acc,
+)
 from edge_dnn.layers._util import count, f32_inputs, param_blob, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape, canonical_axis
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +37,7 @@ class InnerProduct(Layer):
         axis: First axis that is flattened into the feature dimension (negative: from the end).
         transpose: Weight stored as ``[K, num_output]``.
         bias_term: Whether the second blob (bias) exists.
+        relu: A ReLU (slope 0) fused by ``edge_dnn.passes.FuseReLU``: ``y = max(x W^T + b, 0)``.
     """
 
     TYPE: ClassVar[str] = "InnerProduct"
@@ -34,6 +46,7 @@ class InnerProduct(Layer):
     axis: int = 1
     transpose: bool = False
     bias_term: bool = True
+    relu: bool = False
 
     def __post_init__(self) -> None:
         if self.num_output <= 0:
@@ -97,6 +110,26 @@ class InnerProduct(Layer):
         y = x2 @ w if self.transpose else x2 @ w.T
         if self.bias_term:
             y += param_blob(self, params, 1, pshapes[1])
+        if self.relu:
+            np.maximum(y, 0, out=y)
+        return [y.reshape(out_shape)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: a 1x1 convolution over the K flattened inputs (sections 3-4).
+
+        Input int8/uint8/int16 (any rank), output in the type of ``q.outputs[0]``; exact
+        accumulation by a float64 GEMM (exact under the checked accumulator bound), int64 bias,
+        per-channel requantization, fused ReLU as ``qmin = 0``.
+        """
+        if q.float_path:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        (out_shape,) = self.output_shapes([x.shape])
+        w = mac_weights(self, q, self.param_shapes([x.shape])[0])
+        check_mac_bound(w.T if self.transpose else w, q.bias, q.inputs[0].dtype, self.name)
+        _, lead, k = self._split(x.shape)
+        acc = matmul_acc(x.reshape(count(lead), k), w, self.transpose)
+        y = mac_output(acc, q, f"layer '{self.name}'", self.relu)
         return [y.reshape(out_shape)]
 
     def init_params(self, in_shapes: Sequence[Shape], rng: np.random.Generator) -> list[Array]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from edge_dnn.layers._util import shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,3 +72,12 @@ class Input(Layer):
         if tuple(x.shape) != self.shape:
             raise self.shape_error(f"fed array has shape {tuple(x.shape)}, declared {self.shape}")
         return [x]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Quantize a fed float array with the input tensor's parameters (``quantize_tensor``).
+
+        Not used by the quantized graph, which quantizes its feeds itself.
+        """
+        if len(inputs) != 1:
+            raise self.shape_error(f"expects one fed array, got {len(inputs)}")
+        return [q.outputs[0].quantize(inputs[0], where=f"input '{self.name}'")]

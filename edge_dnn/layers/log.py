@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import LutFunction, lut_int
 from edge_dnn.layers._util import Elementwise, f32_inputs
 from edge_dnn.layers.base import Array
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,3 +58,13 @@ class Log(Elementwise):
         with np.errstate(invalid="ignore", divide="ignore"):
             y = np.log(y)
         return [y * base_scale if base_scale != 1 else y]
+
+    def lut_function(self) -> LutFunction:
+        """``log_base(shift + scale * x)`` in float64 (non-positive arguments: -inf / NaN)."""
+        base_scale = 1.0 if self.base == -1 else 1.0 / math.log(self.base)
+        scale, shift = float(np.float32(self.scale)), float(np.float32(self.shift))
+        return lambda x: np.log(shift + scale * x) * base_scale
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the compile-time lookup table ``q.tables["lut"]`` (section 7)."""
+        return lut_int(self, inputs, q)

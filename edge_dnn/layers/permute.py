@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import passthrough
 from edge_dnn.layers._util import f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,4 +59,9 @@ class Permute(Layer):
     def forward(self, inputs: Sequence[Array], params: Sequence[Array]) -> list[Array]:
         """Float reference: a contiguous transposed copy."""
         (x,) = f32_inputs(self, inputs)
+        return [np.ascontiguousarray(np.transpose(x, self.full_order(x.ndim)))]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the same transposition of the integers, scale unchanged."""
+        x = passthrough(self, inputs)
         return [np.ascontiguousarray(np.transpose(x, self.full_order(x.ndim)))]

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from edge_dnn.layers._conv_util import Pair, kernel_pair, stride_pair
+from edge_dnn.layers._conv_util import Pair, kernel_pair, scratch, stride_pair
+from edge_dnn.layers._int_ops import cast_to, float_path, int_inputs, pool_int
 from edge_dnn.layers._util import f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape, opt, spatial_pair
+from edge_dnn.quant import arith
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 _POOL_METHODS = {0: "MAX", 1: "AVE", 2: "STOCHASTIC"}
 
@@ -151,43 +156,112 @@ class Pooling(Layer):
             if self.method == "MAX":
                 return [x.max(axis=(2, 3), keepdims=True)]
             return [x.mean(axis=(2, 3), keepdims=True, dtype=np.float32)]
-        n, c, h, w = x.shape
-        (sh, sw), (ph, pw) = self.stride, self.pad
-        # Rows/columns the windows touch, relative to the padded origin.
-        need_h = max((oh - 1) * sh + kh, ph + h)
-        need_w = max((ow - 1) * sw + kw, pw + w)
-        is_max = self.method == "MAX"
-        if ph or pw or need_h > h or need_w > w:
-            fill = -np.inf if is_max else 0.0
-            xp = np.full((n, c, need_h, need_w), fill, dtype=np.float32)
-            xp[:, :, ph : ph + h, pw : pw + w] = x
-        else:
-            xp = x
-        reduce = np.maximum if is_max else np.add
-        # Windows are rectangles, so reduce along W first, then along H: kh + kw passes.
-        rows = xp[:, :, :, _span(0, ow, sw)].copy()
-        for j in range(1, kw):
-            reduce(rows, xp[:, :, :, _span(j, ow, sw)], out=rows)
-        out = rows[:, :, _span(0, oh, sh)].copy()
-        for i in range(1, kh):
-            reduce(out, rows[:, :, _span(i, oh, sh)], out=out)
-        if is_max:
-            if (oh - 1) * sh >= ph + h or (ow - 1) * sw >= pw + w:
-                # Windows without any input pixel exist (only possible without padding and with
-                # k < s). Caffe leaves -FLT_MAX there, OpenCV 0; 0 keeps the net finite.
-                out[np.isneginf(out)] = 0.0
-        else:
-            # Empty windows have divisor <= 0 (Caffe and OpenCV produce NaN); their sum is 0
-            # and dividing by 1 gives 0 instead.
-            dh = np.maximum(ave_divisors(h, oh, kh, sh, ph), 1.0)
-            dw = np.maximum(ave_divisors(w, ow, kw, sw, pw), 1.0)
-            out /= np.outer(dh, dw)
+        out = _pool2d(x, self.method == "MAX", (kh, kw), self.stride, self.pad, (oh, ow))
         return [out]
 
+    # ------------------------------------------------------------------ integer reference
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (contract section 5), NCHW.
 
-def _span(start: int, count: int, step: int) -> slice:
-    """Slice of ``count`` elements from ``start`` with ``step``."""
-    return slice(start, start + step * (count - 1) + 1, step)
+        MAX: integer maximum over the window clipped to the input; the output keeps the input's
+        scale and type. AVE: exact int64 window sum, then ``avgpool_requantize`` with the Caffe
+        divisor of each window (padding counts, ceil-mode overhang does not) and
+        ``ratio = f64(s_in) / f64(s_out)``, one ``(M, S)`` per distinct area.
+        """
+        if q.float_path:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        kernel, (oh, ow) = self._geometry(x.shape)
+        stride, pad = ((1, 1), (0, 0)) if self.global_pooling else (self.stride, self.pad)
+        out = q.outputs[0]
+        where = f"layer '{self.name}'"
+        if self.method == "MAX":
+            y = pool_int(x, True, kernel, stride, pad, (oh, ow))
+            return [cast_to(arith.saturate(y, out.qmin, out.qmax), out)]
+        sums = pool_int(x, False, kernel, stride, pad, (oh, ow))
+        in_hw = (int(x.shape[2]), int(x.shape[3]))
+        areas = arith.caffe_avgpool_areas(in_hw, kernel, stride, pad, (oh, ow))
+        # A window wholly outside the input (no padding, kernel < stride) has divisor <= 0 and
+        # sum 0; divisor 1 gives 0 as the float reference does.
+        areas = np.maximum(areas, 1)
+        ratio = float(np.float64(q.inputs[0].scale) / np.float64(out.scale))
+        y = arith.avgpool_requantize(sums, areas, ratio, out.qmin, out.qmax, where=where)
+        return [cast_to(y, out)]
+
+
+# Input elements per block of planes: a block, its W-reduced copy and its output stay in L2.
+_POOL_BUDGET = 1 << 17
+
+
+def _tap_range(count: int, s: int, offset: int, size: int) -> tuple[int, int, int]:
+    """Outputs ``[lo, hi)`` whose tap ``o*s + offset`` lies in ``[0, size)``; ``lo``'s tap."""
+    lo = max(0, -(offset // s))
+    hi = max(lo, min(count, (size - 1 - offset) // s + 1))
+    return lo, hi, lo * s + offset
+
+
+def _reduce_taps(
+    dst: Array, src: Array, taps: list[tuple[int, int, int]], s: int, axis: int, is_max: bool
+) -> None:
+    """``dst`` = max/sum over ``taps`` of strided views of ``src`` along ``axis`` (1 or 2).
+
+    Each tap only touches the outputs whose input lies inside the plane, so padding is never
+    materialised. A first tap that covers every output initialises ``dst``; otherwise it
+    starts at -inf (MAX) or 0 (AVE).
+    """
+    count = dst.shape[axis]
+    reduce = np.maximum if is_max else np.add
+    init = bool(taps) and taps[0][0] == 0 and taps[0][1] == count
+    if not init:
+        dst.fill(-np.inf if is_max else 0.0)
+    for k, (lo, hi, start) in enumerate(taps):
+        if hi <= lo:
+            continue
+        sl = slice(start, start + s * (hi - lo - 1) + 1, s)
+        if axis == 2:
+            d, v = dst[:, :, lo:hi], src[:, :, sl]
+        else:
+            d, v = dst[:, lo:hi, :], src[:, sl, :]
+        if k == 0 and init:
+            np.copyto(d, v)
+        else:
+            reduce(d, v, out=d)
+
+
+def _pool2d(x: Array, is_max: bool, kernel: Pair, stride: Pair, pad: Pair, out_hw: Pair) -> Array:
+    """MAX/AVE pooling of a float32 NCHW array with Caffe's geometry (see :class:`Pooling`).
+
+    Separable: the windows are rectangles, so the kw column taps are reduced first and the kh
+    row taps then, block by block of planes that stay in cache.
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (oh, ow) = kernel, stride, pad, out_hw
+    planes = x.reshape(n * c, h, w)
+    out = np.empty((n * c, oh, ow), dtype=np.float32)
+    col_taps = [_tap_range(ow, sw, j - pw, w) for j in range(kw)]
+    row_taps = [_tap_range(oh, sh, i - ph, h) for i in range(kh)]
+    # A tap covering every output goes first: it initialises the accumulator (stable sort).
+    col_taps.sort(key=lambda t: not (t[0] == 0 and t[1] == ow))
+    row_taps.sort(key=lambda t: not (t[0] == 0 and t[1] == oh))
+    nb = max(1, min(n * c, _POOL_BUDGET // max(h * w, 1)))
+    tmp = scratch("pool", (nb, h, ow))
+    for c0 in range(0, n * c, nb):
+        c1 = min(n * c, c0 + nb)
+        t = tmp[: c1 - c0]
+        _reduce_taps(t, planes[c0:c1], col_taps, sw, 2, is_max)
+        _reduce_taps(out[c0:c1], t, row_taps, sh, 1, is_max)
+    if is_max:
+        if (oh - 1) * sh >= ph + h or (ow - 1) * sw >= pw + w:
+            # Windows without any input pixel exist (only possible without padding and with
+            # k < s). Caffe leaves -FLT_MAX there, OpenCV 0; 0 keeps the net finite.
+            out[np.isneginf(out)] = 0.0
+    else:
+        # Empty windows have divisor <= 0 (Caffe and OpenCV produce NaN); their sum is 0
+        # and dividing by 1 gives 0 instead.
+        dh = np.maximum(ave_divisors(h, oh, kh, sh, ph), 1.0)
+        dw = np.maximum(ave_divisors(w, ow, kw, sw, pw), 1.0)
+        out /= np.outer(dh, dw)
+    return out.reshape(n, c, oh, ow)
 
 
 def _ceil_mode(layer: Layer, pp: Any) -> bool:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import LutFunction, lut_int
 from edge_dnn.layers._util import Elementwise, f32_inputs
 from edge_dnn.layers.base import Array
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,3 +57,15 @@ class Power(Elementwise):
             if power != 1:
                 y = np.power(y, power)
             return [y if y is not x else x.copy()]
+
+    def lut_function(self) -> LutFunction:
+        """The power function in float64 (``forward``'s special cases, float32 parameters)."""
+        power, scale, shift = (float(np.float32(v)) for v in (self.power, self.scale, self.shift))
+        if power * scale == 0:
+            value = 1.0 if power == 0 else float(np.power(shift, power))
+            return lambda x: np.full(x.shape, value)
+        return lambda x: np.power(shift + scale * x, power)
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the compile-time lookup table ``q.tables["lut"]`` (section 7)."""
+        return lut_int(self, inputs, q)

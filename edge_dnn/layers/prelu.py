@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import cast_to, float_path, int_inputs
 from edge_dnn.layers._util import broadcast_to_axis, f32_inputs, param_blob, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+from edge_dnn.quant import arith
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,3 +62,20 @@ class PReLU(Layer):
             slope = broadcast_to_axis(slope, x.ndim, 1)
         zero = np.float32(0)
         return [np.maximum(x, zero) + slope * np.minimum(x, zero)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (ARM int, contract section 7): ``requantize_piecewise``, NCHW.
+
+        ``q.tables["prelu"] = (Mp, Sp, Mn, Sn)``; ``Mn``/``Sn`` per channel (axis 1), or scalars
+        for ``channel_shared``. Output in the type of ``q.outputs[0]``.
+        """
+        if q.float_path:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        self.output_shapes([x.shape])
+        out = q.outputs[0]
+        mp, sp, mn, sn = q.tables["prelu"]
+        y = arith.requantize_piecewise(
+            x, mp, sp, mn, sn, out.qmin, out.qmax, axis=1, where=f"layer '{self.name}'"
+        )
+        return [cast_to(y, out)]

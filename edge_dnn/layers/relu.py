@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import cast_to, float_path, int_inputs
 from edge_dnn.layers._util import Elementwise, f32_inputs
 from edge_dnn.layers.base import Array
+from edge_dnn.quant import arith
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,3 +41,21 @@ class ReLU(Elementwise):
             return [np.maximum(x, np.float32(0))]
         zero = np.float32(0)
         return [np.maximum(x, zero) + np.float32(self.negative_slope) * np.minimum(x, zero)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (contract section 7), any layout.
+
+        Plain ReLU: ``max(q, 0)``, same scale and type. Leaky ReLU: ``requantize_piecewise``
+        with ``q.tables["prelu"] = (Mp, Sp, Mn, Sn)`` into the type of ``q.outputs[0]``.
+        """
+        if q.float_path:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        if self.negative_slope == 0.0:
+            return [np.maximum(x, x.dtype.type(0))]
+        out = q.outputs[0]
+        mp, sp, mn, sn = q.tables["prelu"]
+        y = arith.requantize_piecewise(
+            x, mp, sp, mn, sn, out.qmin, out.qmax, where=f"layer '{self.name}'"
+        )
+        return [cast_to(y, out)]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from edge_dnn.layers._int_ops import passthrough
 from edge_dnn.layers._util import count, f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,3 +95,9 @@ class Reshape(Layer):
         (x,) = f32_inputs(self, inputs)
         (out,) = self.output_shapes([x.shape])
         return [x.reshape(out).copy()]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: metadata only (the buffer is unchanged), scale unchanged."""
+        x = passthrough(self, inputs)
+        (out,) = self.output_shapes([x.shape])
+        return [x.reshape(out)]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import affine_int, float_path, int_inputs
 from edge_dnn.layers._util import (
     broadcast_to_axis,
     count,
@@ -18,6 +19,9 @@ from edge_dnn.layers._util import (
     span_shape,
 )
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,3 +106,15 @@ class Scale(Layer):
         if self.bias_term:
             y = y + broadcast_to_axis(param_blob(self, params, k, sshape), x.ndim, a)
         return [y]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the per-channel (axis 1) affine map as a depthwise 1x1 convolution.
+
+        Used when the quantizer gave the node per-channel weights (contract section 8: weight
+        ``gamma_c`` quantized per channel, bias as section 3.5, requantization as section 4);
+        otherwise (a second bottom, parameters not per-channel) the ARM float path.
+        """
+        if q.float_path or q.weights is None:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        return [affine_int(x, q, f"layer '{self.name}'")]

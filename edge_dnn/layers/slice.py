@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from edge_dnn.layers._int_ops import passthrough
 from edge_dnn.layers._util import f32_inputs, shapes_of, top_count
 from edge_dnn.layers.base import Array, Layer, Shape, canonical_axis
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,5 +97,16 @@ class Slice(Layer):
         for n in sizes:
             idx = (slice(None),) * a + (slice(start, start + n),)
             out.append(x[idx].copy())
+            start += n
+        return out
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: the same pieces of the integers, scale unchanged."""
+        x = passthrough(self, inputs)
+        a, sizes = self._sizes(tuple(x.shape))
+        out = []
+        start = 0
+        for n in sizes:
+            out.append(x[(slice(None),) * a + (slice(start, start + n),)])
             start += n
         return out

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from edge_dnn.layers._int_ops import passthrough
 from edge_dnn.layers._util import f32_inputs, shapes_of, top_count
 from edge_dnn.layers.base import Array, Layer, Shape
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,3 +44,8 @@ class Split(Layer):
         """Float reference: independent copies (no aliasing between tops)."""
         (x,) = f32_inputs(self, inputs)
         return [x.copy() for _ in range(self.num_tops)]
+
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference: aliasing (every top is the input buffer), scale unchanged."""
+        x = passthrough(self, inputs)
+        return [x] * self.num_tops

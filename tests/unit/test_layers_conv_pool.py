@@ -78,7 +78,7 @@ def naive_conv(
     dil: tuple[int, int],
     group: int,
 ) -> np.ndarray:
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     o, cg, kh, kw = w.shape
     og = o // group
     oh = (h + 2 * pad[0] - (dil[0] * (kh - 1) + 1)) // stride[0] + 1
@@ -164,6 +164,15 @@ CONV_CASES = [
     ("grouped", 4, 6, 6, "num_output: 6 kernel_size: 3 group: 2 pad: 1", 1),
     ("depthwise", 8, 7, 7, "num_output: 8 kernel_size: 3 group: 8 pad: 1 stride: 2", 1),
     ("depthwise_mult2", 4, 6, 5, "num_output: 8 kernel_size: 3 group: 4", 2),
+    ("depthwise_s1", 6, 7, 8, "num_output: 6 kernel_size: 3 group: 6 pad: 1", 2),
+    (
+        "depthwise_s1_dilated_asym",
+        4,
+        9,
+        8,
+        "num_output: 4 kernel_h: 3 kernel_w: 2 group: 4 dilation: 2 pad: 2 bias_term: false",
+        1,
+    ),
     ("dilated", 3, 9, 8, "num_output: 4 kernel_size: 3 dilation: 2 pad: 2", 1),
     (
         "asymmetric",
@@ -198,7 +207,6 @@ def conv_blobs(
 @pytest.mark.parametrize("case", CONV_CASES, ids=[c[0] for c in CONV_CASES])
 def test_convolution_matches_opencv_and_naive(case: tuple[Any, ...], tmp_path: Path) -> None:
     cid, c, h, w, body, n = case
-    rng = np.random.default_rng(abs(hash(cid)) % 1000)
     rng = np.random.default_rng(len(cid) * 7 + c)
     layer = Convolution.from_proto(lp("Convolution", f"convolution_param {{ {body} }}"))
     x = rand(rng, n, c, h, w)
@@ -217,11 +225,14 @@ def test_convolution_column_blocks(budget: int, monkeypatch: pytest.MonkeyPatch)
     """Small column budgets exercise the row-block and multi-sample-block paths."""
     monkeypatch.setattr(_conv_util, "_COLS_BUDGET", budget)
     monkeypatch.setattr(_conv_util, "_TAP_BUDGET", 50)
+    monkeypatch.setattr(_conv_util, "_ROWS_TAP_BUDGET", 50)
     rng = np.random.default_rng(budget)
     for body, c in (
         ("num_output: 4 kernel_size: 3 pad: 1 group: 2", 4),
         ("num_output: 6 kernel_size: 3 pad: 1 stride: 2 group: 3", 3),
         ("num_output: 5 kernel_h: 2 kernel_w: 3 dilation: 2", 2),
+        ("num_output: 3 kernel_size: 3 pad: 1 group: 3", 3),
+        ("num_output: 6 kernel_size: 3 stride: 2 group: 3", 3),
     ):
         layer = Convolution.from_proto(lp("Convolution", f"convolution_param {{ {body} }}"))
         x = rand(rng, 3, c, 9, 7)
@@ -233,12 +244,80 @@ def test_convolution_column_blocks(budget: int, monkeypatch: pytest.MonkeyPatch)
         assert_close(y, ref)
 
 
+@pytest.mark.parametrize(
+    ("n", "c", "h", "w", "o", "body"),
+    [
+        (1, 4, 9, 7, 3, "kernel_size: 3 pad: 1"),
+        (2, 3, 10, 6, 5, "kernel_size: 3"),
+        (3, 2, 7, 11, 4, "kernel_h: 3 kernel_w: 5 pad_h: 2 pad_w: 1"),
+        (1, 3, 13, 5, 2, "kernel_h: 3 kernel_w: 1 pad_h: 1 pad_w: 0 bias_term: false"),
+    ],
+)
+@pytest.mark.parametrize("budget", [40, 1 << 20])
+def test_convolution_winograd_rows_path(
+    n: int, c: int, h: int, w: int, o: int, body: str, budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Winograd-along-H path, forced on small shapes (partial last tiles, row blocks)."""
+    monkeypatch.setattr(_conv_util, "_WINOGRAD_MIN_PLANE", 1)
+    monkeypatch.setattr(_conv_util, "_WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(_conv_util, "_WINOGRAD_BUDGET", budget)
+    rng = np.random.default_rng(n * 100 + h)
+    layer = Convolution.from_proto(
+        lp("Convolution", f"convolution_param {{ num_output: {o} {body} }}")
+    )
+    x = rand(rng, n, c, h, w)
+    blobs = conv_blobs(layer, x.shape, rng)
+    oh, ow = layer.output_shapes([x.shape])[0][2:]
+    assert _conv_util._winograd_rows_pays(
+        x.shape, blobs[0].shape, layer.stride, layer.dilation, layer.group, oh, ow
+    )
+    (y,) = layer.forward([x], blobs)
+    b = blobs[1] if layer.bias_term else None
+    assert_close(y, naive_conv(x, blobs[0], b, layer.stride, layer.pad, layer.dilation, 1))
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (Convolution(name="im2col", num_output=4, kernel=(3, 3), pad=(1, 1)), (1, 3, 8, 8)),
+        (Convolution(name="im2col_n", num_output=4, kernel=(3, 3), pad=(1, 1)), (3, 3, 8, 8)),
+        (Convolution(name="pointwise", num_output=4, kernel=(1, 1)), (2, 3, 5, 5)),
+        (Convolution(name="dw", num_output=6, kernel=(3, 3), group=6, pad=(1, 1)), (2, 6, 7, 7)),
+        (Convolution(name="wino", num_output=32, kernel=(3, 3), pad=(1, 1)), (1, 32, 28, 28)),
+        (
+            Pooling(name="pool", method="AVE", kernel=(3, 3), stride=(2, 2), pad=(1, 1)),
+            (2, 3, 9, 9),
+        ),
+        (Deconvolution(name="deconv", num_output=2, kernel=(2, 2), stride=(2, 2)), (1, 3, 4, 4)),
+    ],
+    ids=lambda v: v.name if isinstance(v, Layer) else None,
+)
+def test_outputs_do_not_alias_reused_scratch(
+    layer: Layer, shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kernels reuse work buffers between calls; an earlier output must stay intact."""
+    monkeypatch.setattr(_conv_util, "_WINOGRAD_MIN_CHANNELS", 16)
+    monkeypatch.setattr(_conv_util, "_COLS_BUDGET", 300)  # row blocks for the 1-sample case
+    rng = np.random.default_rng(2)
+    params = layer.init_params([shape], rng)
+    x1, x2 = rand(rng, *shape), rand(rng, *shape)
+    (y1,) = layer.forward([x1], params)
+    keep = y1.copy()
+    (y2,) = layer.forward([x2], params)
+    assert not np.shares_memory(y1, y2)
+    assert np.array_equal(y1, keep)
+    (y1_again,) = layer.forward([x1], params)
+    assert np.array_equal(y1_again, keep)
+
+
 def test_convolution_resnet_sized_layer_matches_opencv(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     body = "convolution_param { num_output: 64 kernel_size: 3 pad: 1 }"
     layer = Convolution.from_proto(lp("Convolution", body))
     x = rand(rng, 1, 64, 28, 28)
     blobs = layer.init_params([x.shape], rng)
+    # Big enough for the Winograd-along-H path with the default thresholds.
+    assert _conv_util._winograd_rows_pays(x.shape, blobs[0].shape, (1, 1), (1, 1), 1, 28, 28)
     (y,) = layer.forward([x], blobs)
     assert_close(y, opencv_forward(tmp_path, "Convolution", body, x, blobs))
 
@@ -574,12 +653,13 @@ def _raises(exc: type[Exception], fn: Any, name: str = "L") -> None:
 def test_bad_parameters_raise_naming_the_layer(
     layer_type: str, body: str, exc: type[Exception]
 ) -> None:
-    cls = {
+    classes: dict[str, type[Layer]] = {
         "Convolution": Convolution,
         "Deconvolution": Deconvolution,
         "InnerProduct": InnerProduct,
         "Pooling": Pooling,
-    }[layer_type]
+    }
+    cls = classes[layer_type]
     _raises(exc, lambda: cls.from_proto(lp(layer_type, body)))
 
 
