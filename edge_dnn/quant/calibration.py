@@ -33,6 +33,7 @@ from edge_dnn.util.progress import Progress
 
 __all__ = [
     "METHODS",
+    "KL_MAX_CLIPPED",
     "HistogramObserver",
     "KLObserver",
     "MinMaxObserver",
@@ -49,6 +50,10 @@ METHODS = ("minmax", "percentile", "kl")
 
 _CHUNK = 1 << 22
 """Elements binned per step: bounds the temporaries (abs values, int64 indices) to ~50 MB."""
+
+KL_MAX_CLIPPED = 0.5
+"""Largest fraction of the non-zero values a KL threshold may clip (TensorRT has no such bound;
+real activations clip 0.01-2% at their KL optimum, so it only removes degenerate candidates)."""
 
 _KL_EPS = 1e-4
 """Probability given to each empty bin of the candidate distribution Q (smoothing)."""
@@ -446,7 +451,9 @@ class KLObserver(HistogramObserver):
     The threshold is the upper edge of the best candidate's last bin, ``i * max|x| / bins``.
     When the quantization grid is at least as fine as the histogram (``levels + 1 >= bins``,
     e.g. int16), clipping cannot be judged and ``max|x|`` is returned. As in TensorRT, the
-    smallest possible threshold is ``(levels + 1) / bins * max|x|``.
+    smallest possible threshold is ``(levels + 1) / bins * max|x|``. Unlike TensorRT, a
+    candidate that clips more than half of the non-zero values is never chosen (see
+    :data:`KL_MAX_CLIPPED`).
 
     The divergences of all candidates are evaluated at once from prefix sums
     (O(bins x levels) work): a threshold costs milliseconds.
@@ -487,6 +494,17 @@ class KLObserver(HistogramObserver):
             return 0.0
         if cand.size == 0:
             return float(self.abs_max)
+        # A distribution with no mass near 0 (e.g. detection logits, all |x| > 0.09 max|x|) has a
+        # degenerate minimum: the candidate just above the smallest values keeps one bin, so P
+        # (everything clipped into bin i-1) and Q (that bin alone) are the same spike and KL ~ 0,
+        # at a threshold that clips ~100% of the tensor (measured on YuFaceDetectNet's
+        # conv4_3_norm_mbox_conf: threshold 0.09 max|x|, layer SQNR 2 dB). KL only compares
+        # shapes, not the clipping error, so such candidates are excluded outright.
+        hist = self.resampled(exclude_zeros=True)
+        kept = np.cumsum(hist)[cand - 1]
+        ok = kept >= (1.0 - KL_MAX_CLIPPED) * float(hist.sum())
+        if np.any(ok):
+            cand, kl = cand[ok], kl[ok]
         best = int(cand[int(np.argmin(kl))])
         return float(min(best * (self.abs_max / self.bins), self.abs_max))
 
