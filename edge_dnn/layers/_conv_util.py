@@ -555,3 +555,29 @@ def deconv2d(
     if bias is not None:
         out += bias.reshape(1, o, 1, 1)
     return out
+
+
+def conv_param_kwargs(lp: Any) -> dict[str, Any]:
+    """Constructor arguments of Convolution/Deconvolution from ``lp.convolution_param``.
+
+    Raises:
+        UnsupportedParameterError: ``axis != 1``, missing ``num_output`` or kernel size,
+            non-2-D specification, or inconsistent values (naming the layer).
+    """
+    cp = lp.convolution_param
+    probe = Layer(name=lp.name)
+    if cp.axis != 1:
+        raise probe.unsupported(f"convolution_param.axis {cp.axis} (only 1 is supported)")
+    if not cp.HasField("num_output"):
+        raise probe.unsupported("convolution_param.num_output is required")
+    kernel, stride, pad, dilation = conv_geometry(probe, cp)
+    return {
+        "name": lp.name,
+        "num_output": int(cp.num_output),
+        "kernel": kernel,
+        "stride": stride,
+        "pad": pad,
+        "dilation": dilation,
+        "group": int(cp.group),
+        "bias_term": bool(cp.bias_term),
+    }

@@ -12,8 +12,8 @@ from edge_dnn.layers._conv_util import (
     Pair,
     check_conv_fields,
     conv2d,
-    conv_geometry,
     conv_out_size,
+    conv_param_kwargs,
 )
 from edge_dnn.layers._int_ops import (
     check_mac_bound,
@@ -73,23 +73,7 @@ class Convolution(Layer):
             UnsupportedParameterError: ``axis != 1``, missing ``num_output`` or kernel size,
                 non-2-D specification, or inconsistent values.
         """
-        cp = lp.convolution_param
-        probe = Layer(name=lp.name)
-        if cp.axis != 1:
-            raise probe.unsupported(f"convolution_param.axis {cp.axis} (only 1 is supported)")
-        if not cp.HasField("num_output"):
-            raise probe.unsupported("convolution_param.num_output is required")
-        kernel, stride, pad, dilation = conv_geometry(probe, cp)
-        return cls(
-            name=lp.name,
-            num_output=int(cp.num_output),
-            kernel=kernel,
-            stride=stride,
-            pad=pad,
-            dilation=dilation,
-            group=int(cp.group),
-            bias_term=bool(cp.bias_term),
-        )
+        return cls(**conv_param_kwargs(lp))
 
     # ------------------------------------------------------------------ shapes
     def output_shapes(self, in_shapes: Sequence[Shape]) -> list[Shape]:
