@@ -134,6 +134,28 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    """``edge-dnn compile``: calibrate, quantize and compile for an overlay; write an .edm."""
+    from edge_dnn.compiler import compile_model, format_report
+    from edge_dnn.quant.calib_data import load_calibration
+    from edge_dnn.quant.quantizer import quantize
+
+    graph = _load(args)
+    calib = load_calibration(args.calib, graph, limit=args.limit, batch_size=args.batch_size)
+    qg = quantize(
+        graph,
+        calib,
+        method=args.method,
+        precision=args.precision,
+        overrides=parse_overrides(args.override or []),
+    )
+    model = compile_model(qg, args.overlay, preprocess=calib.preprocess)
+    model.save(args.output)
+    print(format_report(model.report))
+    print(f"wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     p = argparse.ArgumentParser(prog="edge-dnn", description=__doc__.splitlines()[0])
@@ -179,6 +201,21 @@ def build_parser() -> argparse.ArgumentParser:
     qz.add_argument("--batch-size", type=int, default=8)
     qz.add_argument("-o", "--output", metavar="REPORT.json", help="write the report as JSON")
     qz.set_defaults(func=cmd_quantize)
+
+    cp = sub.add_parser("compile", help="quantize and compile for an overlay into an .edm")
+    cp.add_argument("prototxt")
+    w = cp.add_mutually_exclusive_group(required=True)
+    w.add_argument("--weights", help="caffemodel")
+    w.add_argument("--random-weights", type=int, metavar="SEED", help="seeded random weights")
+    cp.add_argument("--overlay", required=True, help="overlay name or overlay.toml path")
+    cp.add_argument("--calib", required=True, help="folder of images, image, .npy or .npz")
+    cp.add_argument("--method", choices=("minmax", "percentile", "kl"), default="kl")
+    cp.add_argument("--precision", choices=("int8", "int16", "mixed"), default="int8")
+    cp.add_argument("--override", action="append", metavar="LAYER=int16", help="per layer")
+    cp.add_argument("--limit", type=int, help="use at most this many calibration samples")
+    cp.add_argument("--batch-size", type=int, default=8)
+    cp.add_argument("-o", "--output", required=True, metavar="M.edm")
+    cp.set_defaults(func=cmd_compile)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return p
