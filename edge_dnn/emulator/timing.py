@@ -1,0 +1,283 @@
+"""Cycle model of the engine, per instruction and for the concurrent units.
+
+Two parts, both usable without the emulator (the performance model drives them from the
+compiler's instruction lists):
+
+* :class:`TimingModel`: fabric cycles of one instruction from the overlay configuration
+  (``docs/engine.md``): PE passes and reduction length for COMPUTE_TILE (with input-bank
+  conflicts of strided passes and the requantizer drain), vector-unit lanes for POOL_TILE /
+  ELTWISE_TILE, stream widths (capped by the HP-port share) for loads and stores, the buffer
+  ports for loop-back copies, the command-stream width for the decoder.
+* :class:`Timeline`: the units' concurrent schedule. The decoder fetches instructions in order
+  and dispatches them to the unit queues; each unit runs its queue in order; an instruction
+  starts when its unit is free, it has been dispatched and every token it waits for has been
+  signalled (by the completion of the producing instruction). ``SYNC`` / ``END`` wait for all
+  units. This is the overlap of loads, compute and stores the hardware achieves with the
+  compiler's tokens.
+
+Model assumptions (not hardware facts): unit queues are deep enough never to stall the decoder;
+the token capacity (8) never blocks a signal; DDR bandwidth shared by concurrent streams is not
+modelled here (each stream runs at its own width / HP-port share; the performance model caps
+the total with ``cfg.derived.ddr_bytes_per_cycle``); every instruction has a fixed issue
+overhead of :data:`ISSUE_CYCLES`.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+from collections.abc import Sequence
+
+from edge_dnn.isa import (
+    ComputeTile,
+    ConfigConv,
+    ConfigEltwise,
+    ConfigPool,
+    EltwiseOp,
+    EltwiseTile,
+    Instruction,
+    LoadInput,
+    LoadParams,
+    LoadWeights,
+    PoolKind,
+    PoolTile,
+    Precision,
+    StoreTile,
+    Token,
+    Unit,
+)
+from edge_dnn.isa.format import INSTR_BYTES
+from edge_dnn.isa.layout import (
+    block_bytes,
+    block_channels,
+    conv_groups,
+    group_channels,
+    sub_steps,
+)
+from edge_dnn.overlay.config import OverlayConfig
+
+ISSUE_CYCLES = 2
+"""Fixed cost of starting any instruction in its unit (register setup, address generators)."""
+
+_TOKENS = tuple(Token)
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def selected(mask: int) -> list[int]:
+    """Indices of the set bits of a stream mask, ascending."""
+    return [k for k in range(mask.bit_length()) if mask >> k & 1]
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingModel:
+    """Cycles of single instructions on one overlay (fabric clock cycles).
+
+    Args:
+        cfg: The overlay configuration.
+    """
+
+    cfg: OverlayConfig
+
+    # ------------------------------------------------------------------ streams
+    def stream_bytes_per_cycle(self, stream: str) -> float:
+        """Bytes one stream moves per fabric cycle: its width, capped by its HP-port share."""
+        cfg = self.cfg
+        by_port = cfg.derived.stream_gbps[stream] * 1000.0 / cfg.clocks.fabric_mhz
+        return min(float(cfg.stream(stream).bytes_per_beat), by_port)
+
+    def transfer_cycles(self, role: str, mask: int, total_bytes: int) -> int:
+        """Cycles of ``total_bytes`` split evenly over the selected streams of ``role``.
+
+        The parts move concurrently; the slowest stream sets the time.
+        """
+        streams = self.cfg.streams_with_role(role)
+        ks = [k for k in selected(mask) if k < len(streams)] or [0]
+        part = total_bytes / len(ks)
+        return max(math.ceil(part / self.stream_bytes_per_cycle(streams[k].name)) for k in ks)
+
+    def word_bytes(self, buffer: str) -> int:
+        """Bytes of one logical word of ``buffer`` (all banks for weight / params)."""
+        b = self.cfg.buffer(buffer)
+        if buffer in ("weight", "params"):
+            return b.banks * b.width_bits // 8
+        return block_bytes(self.cfg)
+
+    # ------------------------------------------------------------------ units
+    def decode_cycles(self) -> int:
+        """Cycles the decoder needs to fetch one instruction from the command stream."""
+        cmd = self.cfg.streams_with_role("cmd")
+        width = cmd[0].bytes_per_beat if cmd else 4
+        return _ceil(INSTR_BYTES, width)
+
+    def load_cycles(self, instr: LoadInput | LoadWeights | LoadParams) -> int:
+        """LOAD_*: the words' bytes over the selected streams."""
+        if isinstance(instr, LoadInput):
+            role, buf = "act_in", "input"
+        else:
+            role, buf = "weights", "weight" if isinstance(instr, LoadWeights) else "params"
+        nbytes = instr.n_words * self.word_bytes(buf)
+        return ISSUE_CYCLES + self.transfer_cycles(role, instr.streams, nbytes)
+
+    def store_cycles(self, instr: StoreTile) -> int:
+        """STORE_TILE: stream transfer, or a buffer-to-buffer copy over the banks (loop-back)."""
+        words = instr.n_blocks * instr.block_words
+        if instr.loopback:
+            lanes = min(self.cfg.buffer("output").banks, self.cfg.buffer("input").banks)
+            return ISSUE_CYCLES + _ceil(words, lanes)
+        nbytes = words * block_bytes(self.cfg)
+        return ISSUE_CYCLES + self.transfer_cycles("act_out", instr.streams, nbytes)
+
+    def bank_conflict_factor(self, stride_w: int, precision: Precision) -> int:
+        """Slow-down of a pass whose pixel lanes read input words ``stride_w`` apart.
+
+        Lane ``l`` reads word ``w0 + l * stride``: bank ``(w0 + l * stride) mod banks``, so
+        ``gcd(stride, banks)`` lanes share a bank; each bank serves one read per word period
+        of ``sub_steps`` cycles (a word feeds that many cycles).
+        """
+        banks = self.cfg.buffer("input").banks
+        p = self.cfg.pe.pixels
+        per_bank = _ceil(p * math.gcd(stride_w, banks), banks)
+        return max(1, _ceil(per_bank, max(1, sub_steps(self.cfg, precision))))
+
+    def compute_passes(self, conv: ConfigConv, tile: ComputeTile) -> int:
+        """PE passes of a COMPUTE_TILE: groups x pixel groups of the band."""
+        groups = conv_groups(self.cfg, conv.precision, tile.out_cb)
+        return groups * _ceil(tile.n_oh * conv.out_w, self.cfg.pe.pixels)
+
+    def compute_cycles(self, conv: ConfigConv, tile: ComputeTile) -> int:
+        """COMPUTE_TILE: ``passes x max(reduction, drain) + drain`` (double-buffered accumulators).
+
+        Reduction per pass: ``in_cb x KH x KW x SUB`` cycles dense (times the bank-conflict
+        factor), ``KH x KW x G / CBC`` depthwise (input-bound); the requantizer drains a pass
+        of ``G x P`` accumulators in ``G x P / requant_lanes`` cycles.
+        """
+        cfg = self.cfg
+        prec = conv.precision
+        g = group_channels(cfg, prec)
+        if conv.depthwise:
+            red = conv.kernel_h * conv.kernel_w * _ceil(g, block_channels(cfg, prec))
+        else:
+            red = tile.in_cb * conv.kernel_h * conv.kernel_w * sub_steps(cfg, prec)
+            red *= self.bank_conflict_factor(conv.stride_w, prec)
+        drain = _ceil(g * cfg.pe.pixels, cfg.pe.requant_lanes) if tile.acc_last else 0
+        return ISSUE_CYCLES + self.compute_passes(conv, tile) * max(red, drain) + drain
+
+    def compute_macs(self, conv: ConfigConv, tile: ComputeTile) -> int:
+        """Multiply-accumulates of a COMPUTE_TILE (every computed channel, pixel and tap)."""
+        cbc = block_channels(self.cfg, conv.precision)
+        taps = conv.kernel_h * conv.kernel_w
+        red = taps if conv.depthwise else tile.in_cb * cbc * taps
+        return tile.out_cb * cbc * tile.n_oh * conv.out_w * red
+
+    def pool_cycles(self, pool: ConfigPool, tile: PoolTile) -> int:
+        """POOL_TILE: window taps over ``vector_lanes`` (max) or half of it (average) per cycle."""
+        cbc = block_channels(self.cfg, pool.precision)
+        taps = tile.n_cb * cbc * tile.n_oh * pool.out_w * pool.kernel_h * pool.kernel_w
+        lanes = self.cfg.pe.vector_lanes
+        if pool.kind == PoolKind.AVE:
+            lanes = max(1, lanes // 2)
+        return ISSUE_CYCLES + _ceil(taps, lanes)
+
+    def eltwise_cycles(self, elt: ConfigEltwise, tile: EltwiseTile) -> int:
+        """ELTWISE_TILE: elements over ``vector_lanes`` (max) or half of it (sum) per cycle."""
+        n = tile.n_words * block_channels(self.cfg, elt.precision)
+        lanes = self.cfg.pe.vector_lanes
+        if elt.op == EltwiseOp.SUM:
+            lanes = max(1, lanes // 2)
+        return ISSUE_CYCLES + _ceil(n, lanes)
+
+    def instruction_cycles(
+        self,
+        instr: Instruction,
+        conv: ConfigConv | None = None,
+        pool: ConfigPool | None = None,
+        elt: ConfigEltwise | None = None,
+    ) -> int:
+        """Busy cycles of ``instr`` in its unit, given the configuration registers in force.
+
+        Decoder instructions (NOP, SYNC, END) and CONFIG_* cost :data:`ISSUE_CYCLES`; a tile
+        instruction without its configuration costs the same (the emulator faults on it).
+        """
+        if isinstance(instr, LoadInput | LoadWeights | LoadParams):
+            return self.load_cycles(instr)
+        if isinstance(instr, StoreTile):
+            return self.store_cycles(instr)
+        if isinstance(instr, ComputeTile) and conv is not None:
+            return self.compute_cycles(conv, instr)
+        if isinstance(instr, PoolTile) and pool is not None:
+            return self.pool_cycles(pool, instr)
+        if isinstance(instr, EltwiseTile) and elt is not None:
+            return self.eltwise_cycles(elt, instr)
+        return ISSUE_CYCLES
+
+    def seconds(self, cycles: int) -> float:
+        """Fabric cycles as seconds."""
+        return cycles / (self.cfg.clocks.fabric_mhz * 1e6)
+
+
+class Timeline:
+    """Concurrent schedule of the decoder and the four units (fabric cycles from START).
+
+    Args:
+        decode_cycles: Cycles the decoder spends per instruction (see
+            :meth:`TimingModel.decode_cycles`).
+    """
+
+    UNITS: Sequence[Unit] = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST)
+
+    def __init__(self, decode_cycles: int = 1) -> None:
+        self.decode_cycles = decode_cycles
+        self.dispatch = 0
+        self.free: dict[Unit, int] = dict.fromkeys(self.UNITS, 0)
+        self.busy: dict[Unit, int] = dict.fromkeys(self.UNITS, 0)
+        self._tokens: dict[Token, collections.deque[int]] = {
+            t: collections.deque() for t in _TOKENS
+        }
+        self.end = 0
+
+    def issue(
+        self, unit: Unit, cycles: int, wait: int = 0, signal: int = 0, barrier: bool = False
+    ) -> tuple[int, int]:
+        """Schedule one instruction; returns its (start, end) cycle.
+
+        Args:
+            unit: The executing unit (``DEC`` for NOP / SYNC / END).
+            cycles: Its busy cycles (:meth:`TimingModel.instruction_cycles`).
+            wait: Token queues it waits on.
+            signal: Token queues it signals on completion.
+            barrier: SYNC / END: the decoder waits until every unit is idle.
+
+        Tokens missing from the model's queues (a stream the emulator would reject) are treated
+        as available at dispatch time.
+        """
+        self.dispatch += self.decode_cycles
+        if unit == Unit.DEC:
+            start = max(self.dispatch, *self.free.values()) if barrier else self.dispatch
+            end = start + cycles
+            self.dispatch = end
+            self.end = max(self.end, end)
+            return start, end
+        start = max(self.dispatch, self.free[unit])
+        for t in _TOKENS:
+            if wait & int(t) and self._tokens[t]:
+                start = max(start, self._tokens[t].popleft())
+        end = start + cycles
+        self.free[unit] = end
+        self.busy[unit] += cycles
+        for t in _TOKENS:
+            if signal & int(t):
+                self._tokens[t].append(end)
+        self.end = max(self.end, end)
+        return start, end
+
+    @property
+    def total(self) -> int:
+        """Cycle at which the last scheduled instruction completes."""
+        return self.end
+
+
+__all__ = ["ISSUE_CYCLES", "Timeline", "TimingModel", "selected"]
