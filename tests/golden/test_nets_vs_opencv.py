@@ -146,7 +146,7 @@ def test_random_weights_match_opencv(
     layer_names = list(ours_names)
     ref = dict(zip(layer_names, net.forward(layer_names)))
     got = reloaded.run(feeds, outputs=list(ours_names.values()))
-    failures = []
+    failures: list[str] = []
     for lname, tname in ours_names.items():
         r, g = ref[lname], got[tname]
         if reloaded.node(lname).type in DYNAMIC:
