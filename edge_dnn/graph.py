@@ -202,6 +202,54 @@ class Graph:
         return shapes
 
     # ------------------------------------------------------------------ execution
+    def check_feeds(self, feeds: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        """Validate network inputs: names, numeric dtype, rank, and shapes the network accepts.
+
+        Args:
+            feeds: Input tensor name -> array; a bare array for single-input networks.
+
+        Returns:
+            Input name -> the array as given (``np.asarray``, not copied or converted).
+
+        Raises:
+            InputError: missing or unknown inputs, non-numeric dtype, wrong rank, or shapes that
+                shape inference rejects (e.g. a different channel count).
+        """
+        inputs = self.inputs
+        if isinstance(feeds, np.ndarray):
+            if len(inputs) != 1:
+                raise InputError(
+                    f"network '{self.name}' has {len(inputs)} inputs {sorted(inputs)}; "
+                    "pass a dict {blob: array}"
+                )
+            feeds = {next(iter(inputs)): feeds}
+        unknown = set(feeds) - set(inputs)
+        if unknown:
+            raise InputError(
+                f"unknown input blob(s) {sorted(unknown)}; network inputs are {sorted(inputs)}"
+            )
+        missing = set(inputs) - set(feeds)
+        if missing:
+            raise InputError(f"missing input blob(s) {sorted(missing)}")
+        out: dict[str, np.ndarray] = {}
+        for k, v in feeds.items():
+            a = np.asarray(v)
+            if a.dtype.kind not in "fiu":
+                raise InputError(f"input '{k}': dtype {a.dtype} is not numeric")
+            if a.ndim != len(inputs[k]):
+                raise InputError(
+                    f"input '{k}': expected a {len(inputs[k])}-D array of shape {inputs[k]}, "
+                    f"got shape {a.shape}"
+                )
+            out[k] = a
+        shapes = {k: tuple(a.shape) for k, a in out.items()}
+        if shapes != {k: inputs[k] for k in shapes}:
+            try:
+                self.infer_shapes(shapes)
+            except ShapeError as exc:
+                raise InputError(f"input shapes {shapes} do not fit the network: {exc}") from exc
+        return out
+
     def run(
         self,
         feeds: Mapping[str, np.ndarray] | np.ndarray,
@@ -220,22 +268,7 @@ class Graph:
         Raises:
             InputError: missing, unknown or mis-shaped inputs, or unknown requested outputs.
         """
-        inputs = self.inputs
-        if isinstance(feeds, np.ndarray):
-            if len(inputs) != 1:
-                raise InputError(
-                    f"network '{self.name}' has {len(inputs)} inputs {sorted(inputs)}; "
-                    "pass a dict {blob: array}"
-                )
-            feeds = {next(iter(inputs)): feeds}
-        unknown = set(feeds) - set(inputs)
-        if unknown:
-            raise InputError(
-                f"unknown input blob(s) {sorted(unknown)}; network inputs are {sorted(inputs)}"
-            )
-        missing = set(inputs) - set(feeds)
-        if missing:
-            raise InputError(f"missing input blob(s) {sorted(missing)}")
+        feeds = self.check_feeds(feeds)
         missing_w = self.missing_params()
         if missing_w:
             raise InputError(
@@ -247,27 +280,7 @@ class Graph:
         bad = [t for t in wanted if t not in known]
         if bad:
             raise InputError(f"unknown output blob(s) {bad} in network '{self.name}'")
-        arrays: dict[str, np.ndarray] = {}
-        feed_shapes: dict[str, Shape] = {}
-        for k, v in feeds.items():
-            a = np.asarray(v)
-            if a.dtype.kind not in "fiu" or a.dtype.kind == "c":
-                raise InputError(f"input '{k}': dtype {a.dtype} is not numeric")
-            arrays[k] = np.ascontiguousarray(a, dtype=np.float32)
-            feed_shapes[k] = tuple(a.shape)
-        for k, shp in feed_shapes.items():
-            if len(shp) != len(inputs[k]):
-                raise InputError(
-                    f"input '{k}': expected a {len(inputs[k])}-D array of shape {inputs[k]}, "
-                    f"got shape {shp}"
-                )
-        if feed_shapes != {k: inputs[k] for k in feed_shapes}:
-            try:
-                self.infer_shapes(feed_shapes)
-            except ShapeError as exc:
-                raise InputError(
-                    f"input shapes {feed_shapes} do not fit the network: {exc}"
-                ) from exc
+        arrays = {k: np.ascontiguousarray(a, dtype=np.float32) for k, a in feeds.items()}
         # Free each intermediate as soon as its last consumer ran (peak memory = live set).
         remaining = {t: 0 for t in known}
         for n in self.nodes:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from edge_dnn.errors import EdgeDnnError, InputError
+from edge_dnn.errors import InputError
 from edge_dnn.graph import Graph
 from edge_dnn.layers.input import Input
 from edge_dnn.quant import arith
@@ -256,41 +256,10 @@ class QuantizedGraph:
 
     # ------------------------------------------------------------------ execution
     def _feeds(self, feeds: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
-        inputs = self.graph.inputs
-        if isinstance(feeds, np.ndarray):
-            if len(inputs) != 1:
-                raise InputError(
-                    f"network '{self.name}' has {len(inputs)} inputs {sorted(inputs)}; "
-                    "pass a dict {blob: array}"
-                )
-            feeds = {next(iter(inputs)): feeds}
-        unknown = set(feeds) - set(inputs)
-        if unknown:
-            raise InputError(
-                f"unknown input blob(s) {sorted(unknown)}; network inputs are {sorted(inputs)}"
-            )
-        missing = set(inputs) - set(feeds)
-        if missing:
-            raise InputError(f"missing input blob(s) {sorted(missing)}")
-        out: dict[str, np.ndarray] = {}
-        for k, v in feeds.items():
-            a = np.asarray(v)
-            if a.dtype.kind not in "fiu":
-                raise InputError(f"input '{k}': dtype {a.dtype} is not numeric")
-            if a.ndim != len(inputs[k]):
-                raise InputError(
-                    f"input '{k}': expected a {len(inputs[k])}-D array of shape {inputs[k]}, "
-                    f"got shape {a.shape}"
-                )
+        out = self.graph.check_feeds(feeds)
+        for k, a in out.items():
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
                 raise InputError(f"input '{k}' contains NaN or infinite values")
-            out[k] = a
-        shapes = {k: tuple(v.shape) for k, v in out.items()}
-        if shapes != {k: inputs[k] for k in shapes}:
-            try:
-                self.graph.infer_shapes(shapes)
-            except EdgeDnnError as exc:  # ShapeError etc.: an input problem here
-                raise InputError(f"input shapes {shapes} do not fit the network: {exc}") from exc
         return out
 
     def run(
