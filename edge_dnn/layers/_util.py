@@ -123,3 +123,19 @@ class Elementwise(Layer):
     def output_shapes(self, in_shapes: Sequence[Shape]) -> list[Shape]:
         """The input shape (one bottom)."""
         return [shapes_of(self, in_shapes)[0]]
+
+
+def operand_shape(
+    layer: Layer, in_shapes: Sequence[Shape], axis: int, num_axes: int, what: str
+) -> tuple[Shape, int, Shape]:
+    """Scale/Bias broadcasting: (input shape, axis the operand applies at, operand shape).
+
+    The operand is the second bottom when there are two (its shape fixes ``num_axes``), else a
+    parameter blob spanning ``num_axes`` axes from ``axis`` (Caffe's ScaleLayer/BiasLayer rules).
+    """
+    shapes = shapes_of(layer, in_shapes)
+    x = shapes[0]
+    if len(shapes) == 2:
+        return x, second_bottom_axis(layer, x, shapes[1], axis, what), shapes[1]
+    a, oshape = span_shape(layer, x, axis, num_axes, what)
+    return x, (0 if not oshape else a), oshape

@@ -12,10 +12,8 @@ from edge_dnn.layers._int_ops import affine_int, float_path, int_inputs
 from edge_dnn.layers._util import (
     broadcast_to_axis,
     f32_inputs,
+    operand_shape,
     param_blob,
-    second_bottom_axis,
-    shapes_of,
-    span_shape,
 )
 from edge_dnn.layers.base import Array, Layer, Shape
 
@@ -53,12 +51,7 @@ class Bias(Layer):
 
     def _operand(self, in_shapes: Sequence[Shape]) -> tuple[Shape, int, Shape]:
         """(input shape, axis the bias applies at, bias shape)."""
-        shapes = shapes_of(self, in_shapes)
-        x = shapes[0]
-        if len(shapes) == 2:
-            return x, second_bottom_axis(self, x, shapes[1], self.axis, "bias"), shapes[1]
-        a, bshape = span_shape(self, x, self.axis, self.num_axes, "bias")
-        return x, (0 if not bshape else a), bshape
+        return operand_shape(self, in_shapes, self.axis, self.num_axes, "bias")
 
     def output_shapes(self, in_shapes: Sequence[Shape]) -> list[Shape]:
         """Same as bottom 0."""

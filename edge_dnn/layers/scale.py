@@ -13,10 +13,8 @@ from edge_dnn.layers._util import (
     broadcast_to_axis,
     count,
     f32_inputs,
+    operand_shape,
     param_blob,
-    second_bottom_axis,
-    shapes_of,
-    span_shape,
 )
 from edge_dnn.layers.base import Array, Layer, Shape
 
@@ -60,12 +58,7 @@ class Scale(Layer):
 
     def _operand(self, in_shapes: Sequence[Shape]) -> tuple[Shape, int, Shape]:
         """(input shape, axis the scale applies at, scale shape)."""
-        shapes = shapes_of(self, in_shapes)
-        x = shapes[0]
-        if len(shapes) == 2:
-            return x, second_bottom_axis(self, x, shapes[1], self.axis, "scale"), shapes[1]
-        a, sshape = span_shape(self, x, self.axis, self.num_axes, "scale")
-        return x, (0 if not sshape else a), sshape
+        return operand_shape(self, in_shapes, self.axis, self.num_axes, "scale")
 
     def output_shapes(self, in_shapes: Sequence[Shape]) -> list[Shape]:
         """Same as bottom 0."""
