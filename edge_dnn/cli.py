@@ -71,15 +71,79 @@ def parse_input_specs(specs: Sequence[str], graph_inputs: Sequence[str]) -> dict
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``edge-dnn run``: float golden model on .npy inputs, outputs to an .npz."""
+    """``edge-dnn run``: a Caffe net on the float golden model, or a compiled ``.edm`` on the
+    integer reference or the engine emulator; outputs to an .npz."""
+    if _is_edm(args.model):
+        return _run_compiled(args)
+    if args.weights is None and args.random_weights is None:
+        raise InputError(f"{args.model}: a prototxt needs --weights or --random-weights")
+    if args.backend not in (None, "float"):
+        raise InputError(
+            f"--backend {args.backend} runs a compiled model (.edm); '{args.model}' is a "
+            "prototxt (float golden model)"
+        )
+    args.prototxt = args.model
     graph = _load(args)
     feeds = parse_input_specs(args.input, list(graph.inputs))
     blobs = [b for b in args.blobs.split(",") if b] if args.blobs else None
     outs = graph.run(feeds, outputs=blobs)
-    np.savez(args.output, **outs)  # type: ignore[arg-type]
+    return _write_outputs(args.output, outs)
+
+
+def _is_edm(path: str) -> bool:
+    from edge_dnn.compiler.model import MAGIC
+
+    if path.endswith(".edm"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def _write_outputs(path: str, outs: dict[str, np.ndarray]) -> int:
+    np.savez(path, **outs)  # type: ignore[arg-type]
     for k, v in outs.items():
-        print(f"{k}: shape {list(v.shape)} min {v.min():.6g} max {v.max():.6g}")
-    print(f"wrote {args.output}")
+        print(f"{k}: {v.dtype} shape {list(v.shape)} min {v.min():.6g} max {v.max():.6g}")
+    print(f"wrote {path}")
+    return 0
+
+
+def _run_compiled(args: argparse.Namespace) -> int:
+    from edge_dnn.compiler import load_model
+
+    model = load_model(args.model)
+    feeds = parse_input_specs(args.input, list(model.inputs))
+    backend = args.backend or "emulator"
+    if args.blobs:
+        raise InputError("--blobs applies to a prototxt; a compiled model writes its outputs")
+    if backend == "reference":
+        if model.reference is None:
+            raise InputError(
+                f"{args.model}: written without its quantized graph; use --backend emulator"
+            )
+        outs = model.reference.run(feeds, outputs=list(model.outputs), raw=args.raw)
+    elif backend == "emulator":
+        from edge_dnn.emulator.run import run_compiled
+
+        outs = run_compiled(model, feeds, raw=args.raw)
+    else:
+        raise InputError(f"--backend {backend}: a compiled model runs on reference or emulator")
+    return _write_outputs(args.output, {k: outs[k] for k in model.outputs})
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """``edge-dnn profile``: the performance model's per-layer table and totals (modeled)."""
+    from edge_dnn.compiler import load_model
+    from edge_dnn.perf import profile_model
+
+    model = load_model(args.model)
+    prof = profile_model(model)
+    if args.json:
+        print(json.dumps(prof.as_dict(), indent=1))
+    else:
+        print(prof.format())
     return 0
 
 
@@ -167,15 +231,30 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=cmd_info)
 
-    run = sub.add_parser("run", help="run the float golden model")
-    run.add_argument("prototxt")
-    w = run.add_mutually_exclusive_group(required=True)
-    w.add_argument("--weights", help="caffemodel")
+    run = sub.add_parser(
+        "run", help="run a prototxt (float golden model) or a compiled .edm (integer)"
+    )
+    run.add_argument("model", metavar="NET.prototxt|M.edm")
+    w = run.add_mutually_exclusive_group()
+    w.add_argument("--weights", help="caffemodel (prototxt only)")
     w.add_argument("--random-weights", type=int, metavar="SEED", help="seeded random weights")
     run.add_argument("--input", action="append", required=True, metavar="[BLOB=]X.npy")
     run.add_argument("--output", required=True, metavar="OUT.npz")
-    run.add_argument("--blobs", help="comma-separated blobs to write (default: net outputs)")
+    run.add_argument("--blobs", help="prototxt: comma-separated blobs to write (default: outputs)")
+    run.add_argument(
+        "--backend",
+        choices=("float", "reference", "emulator"),
+        help="float: golden model of a prototxt (default for one); reference: the integer "
+        "reference of a compiled model; emulator: the engine emulator executing its command "
+        "stream (default for an .edm)",
+    )
+    run.add_argument("--raw", action="store_true", help="compiled model: write the integer tensors")
     run.set_defaults(func=cmd_run)
+
+    pf = sub.add_parser("profile", help="modeled per-layer performance of a compiled .edm")
+    pf.add_argument("model", metavar="M.edm")
+    pf.add_argument("--json", action="store_true", help="machine-readable output")
+    pf.set_defaults(func=cmd_profile)
 
     wt = sub.add_parser("weights", help="write seeded random weights as a caffemodel")
     wt.add_argument("prototxt")

@@ -12,6 +12,9 @@ device would:
   ``physical_address`` pointing back into it, so DMA models see exactly the bytes software wrote.
   The buffers carry no ``memory`` attribute (pynq would otherwise ``munmap`` them on free).
 * A simulated clock (:attr:`now_ns`, :meth:`advance`) for models to timestamp events.
+* :meth:`EmulatedDevice.add_overlay` loads an overlay: its AXI DMAs and the engine IP
+  (:mod:`arm_scheduler.emulated.engine_ip`), mapped at the overlay's addresses, every DMA
+  channel connected to the engine's stream port.
 
 **Releasing buffers.** pynq's ``PynqBuffer.freebuffer`` does nothing for such buffers, so the
 device frees a block when the last reference to the buffer (and to every view of it) disappears:
@@ -58,6 +61,12 @@ from arm_scheduler.emulated.ddr import (
     DEFAULT_DDR_BYTES,
     DdrStats,
     EmulatedDdr,
+)
+from arm_scheduler.emulated.engine_ip import (
+    ENGINE_WINDOW,
+    EmulatedEngineIP,
+    EmulatedOverlay,
+    connect_overlay,
 )
 from arm_scheduler.emulated.errors import DdrAddressError, EmulationConfigError
 from arm_scheduler.pynq_api import (
@@ -146,6 +155,7 @@ class EmulatedDevice(Device):
         """Serialises register accesses; models are not thread-safe, so code that drives them
         from another thread (an engine model pushing into a stream) holds it too."""
         self._finalizers: dict[int, Callable[[], object]] = {}
+        self._overlay: EmulatedOverlay | None = None
 
     # ------------------------------------------------------------------------ pynq hooks
     def read_registers(self, address: int, length: int) -> bytes:
@@ -298,6 +308,54 @@ class EmulatedDevice(Device):
             self.map(d.name, d.base_address, d.address_range, dma)
             out[d.name] = dma
         return out
+
+    def add_overlay(self, cfg: OverlayConfig, *, check_races: bool = True) -> EmulatedOverlay:
+        """Load an overlay: its AXI DMAs and engine IP, mapped and connected stream by stream.
+
+        Every ``[dma.*]`` is mapped at its ``base_address`` (as :meth:`add_overlay_dmas`), the
+        :class:`~arm_scheduler.emulated.engine_ip.EmulatedEngineIP` at ``cfg.engine.base_address``
+        as window ``"engine"``, and each DMA channel's ``mm2s`` / ``s2mm`` stream is connected to
+        the engine's port of that stream. The engine advances this device's simulated clock.
+
+        Loading the overlay that is already loaded (same configuration hash) returns it
+        unchanged; loading another one replaces it (its windows are unmapped first), as
+        downloading a new bitstream does.
+
+        Args:
+            cfg: The overlay configuration.
+            check_races: Let the engine check buffer races between its units.
+
+        Returns:
+            The :class:`~arm_scheduler.emulated.engine_ip.EmulatedOverlay` (engine IP, DMAs).
+
+        Raises:
+            EmulationConfigError: a window overlaps one already mapped.
+        """
+        with self.lock:
+            old = self._overlay
+            if old is not None:
+                if old.cfg.config_hash == cfg.config_hash:
+                    return old
+                for name in (ENGINE_WINDOW, *old.dmas):
+                    self.unmap(name)
+                self._overlay = None
+            before = {m.name for m in self.bus.mappings}
+            try:
+                dmas = self.add_overlay_dmas(cfg)
+                engine = EmulatedEngineIP(cfg, self.clock, check_races=check_races)
+                self.map(ENGINE_WINDOW, cfg.engine.base_address, cfg.engine.address_range, engine)
+                self._overlay = connect_overlay(cfg, engine, dmas)
+            except BaseException:
+                for m in self.bus.mappings:  # leave the bus as it was
+                    if m.name not in before:
+                        self.unmap(m.name)
+                raise
+            return self._overlay
+
+    @property
+    def overlay(self) -> EmulatedOverlay | None:
+        """The overlay loaded by :meth:`add_overlay`, or None."""
+        return self._overlay
 
     def ip_description(self, name: str) -> dict[str, Any]:
         """A pynq IP-dictionary entry for the window ``name``, as an overlay's ``ip_dict`` gives.

@@ -526,6 +526,7 @@ class _Compiler:
             memory=mem,
             preprocess=preprocess,
             report=report,
+            reference=self.qg,
         )
 
     # ------------------------------------------------------------------ report

@@ -97,7 +97,7 @@ from edge_dnn.compiler.errors import (
 )
 from edge_dnn.layers.base import Layer
 from edge_dnn.quant.arith import QuantizationError
-from edge_dnn.quant.qgraph import NodeQuant, TensorQuant
+from edge_dnn.quant.qgraph import NodeQuant, QuantizedGraph, TensorQuant
 
 __all__ = [
     "FORMAT_VERSION",
@@ -376,6 +376,10 @@ class CompiledModel:
         preprocess: Input preprocessing (``Preprocess.to_dict``) or ``None``.
         report: The compile report (JSON-ready).
         format_version: Container version the model was read from / will be written as.
+        reference: The quantized graph the model was compiled from (layers, integer
+            parameters, tensor quantization), so that the integer reference
+            (``QuantizedGraph.run``) can check any run of the model; ``None`` when the file was
+            written without it.
     """
 
     name: str
@@ -393,6 +397,7 @@ class CompiledModel:
     preprocess: dict[str, Any] | None = None
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    reference: QuantizedGraph | None = None
 
     # ------------------------------------------------------------------ queries
     @property
@@ -719,6 +724,7 @@ def _model_to_json(m: CompiledModel, blobs: _Blobs) -> dict[str, Any]:
             ],
         },
         "report": _enc(m.report, blobs),
+        "reference": None if m.reference is None else _qgraph_to(m.reference, blobs),
     }
 
 
@@ -764,6 +770,52 @@ def _model_from_json(h: Mapping[str, Any], blobs: Sequence[np.ndarray]) -> Compi
         preprocess=h["preprocess"],
         report=_dec(h["report"], blobs),
         format_version=int(h["format_version"]),
+        reference=_qgraph_from(h["reference"], blobs) if h.get("reference") else None,
+    )
+
+
+def _qgraph_to(qg: QuantizedGraph, blobs: _Blobs) -> dict[str, Any]:
+    """The quantized graph without the float weights of integer layers (NodeQuant has them
+    when the float path needs them)."""
+    g = qg.graph
+    return {
+        "name": g.name,
+        "outputs": list(g.outputs),
+        "precision": qg.precision,
+        "method": qg.method,
+        "nodes": [
+            {
+                "name": n.name,
+                "layer": _layer_to(n.layer, blobs),
+                "inputs": list(n.inputs),
+                "outputs": list(n.outputs),
+            }
+            for n in g.nodes
+        ],
+        "tensors": {k: t.to_dict() for k, t in qg.tensors.items()},
+        # A list in node order: the header is written with sorted keys, and the blob indices
+        # must not depend on the order a mapping was built in.
+        "quant": [
+            _node_to(nq if nq.float_path else dataclasses.replace(nq, params=[]), blobs)
+            for nq in (qg.nodes[n.name] for n in g.nodes)
+        ],
+    }
+
+
+def _qgraph_from(d: Mapping[str, Any], blobs: Sequence[np.ndarray]) -> QuantizedGraph:
+    from edge_dnn.graph import Graph, Node
+
+    nodes = [
+        Node(str(n["name"]), _layer_from(n["layer"], blobs), list(n["inputs"]), list(n["outputs"]))
+        for n in d["nodes"]
+    ]
+    graph = Graph(str(d["name"]), nodes, outputs=list(d["outputs"]))
+    return QuantizedGraph(
+        graph,
+        {k: _tq_from(t) for k, t in d["tensors"].items()},
+        {str(nq["name"]): _node_from(nq, blobs) for nq in d["quant"]},
+        str(d["precision"]),
+        str(d["method"]),
     )
 
 

@@ -1181,12 +1181,14 @@ def test_timing_model_compute_and_overlap(cfgs: dict[str, OverlayConfig]) -> Non
         w_base=0,
         p_base=0,
     )
-    passes = -(-56 * 56 // 12)
+    assert (cfg.pe.pixels, cfg.pe.requant_lanes, cfg.buffer("input").banks) == (14, 56, 14)
+    passes = -(-56 * 56 // 14)
     red = 8 * 9 * 2
-    assert tm.compute_cycles(conv, tile) == 2 + passes * red + 64 * 12 // 48
-    # stride 2 on 12 banks with SUB = 2: conflict-free; stride 4: twice as slow
+    assert tm.compute_cycles(conv, tile) == 2 + passes * red + 64 * 14 // 56
+    # stride 2 on 14 banks with SUB = 2: 2 lanes per bank, conflict-free; stride 7: 7 lanes
+    # per bank, each read every 2 cycles -> 4x slower
     assert tm.bank_conflict_factor(2, Precision.INT8) == 1
-    assert tm.bank_conflict_factor(4, Precision.INT8) == 2
+    assert tm.bank_conflict_factor(7, Precision.INT8) == 4
     # a 1 MiB load over both 128-bit weights streams: 32768 cycles
     assert (
         tm.load_cycles(LoadWeights(dst_base=0, n_words=4096, streams=0b11)) == 2 + 4096 * 256 // 32

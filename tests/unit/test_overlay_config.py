@@ -234,7 +234,7 @@ def test_oversized_uram_is_rejected(tmp_path: Path) -> None:
             "depth = 32768\nwidth_bits = 64\n\n[buffers.weight]",
         ),
     )
-    with pytest.raises(OverlayResourceError, match="uram estimate 125") as ei:
+    with pytest.raises(OverlayResourceError, match=r"uram estimate 141\b") as ei:
         check_fits(load_overlay(path))
     assert ei.value.resource == "uram"
     assert [v[0] for v in ei.value.violations] == ["uram"]
@@ -262,8 +262,8 @@ def test_format_estimate_table() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "match"),
     [
-        ("pixels = 12\n", "", "pe.pixels", "missing required key"),
-        ("pixels = 12\n", "pixels = 12\npixles = 3\n", "pe.pixles", "did you mean 'pixels'"),
+        ("pixels = 14\n", "", "pe.pixels", "missing required key"),
+        ("pixels = 14\n", "pixels = 14\npixles = 3\n", "pe.pixles", "did you mean 'pixels'"),
         ("out_channels = 64\n", 'out_channels = "64"\n', "pe.out_channels", "integer"),
         ("out_channels = 64\n", "out_channels = 63\n", "pe.out_channels", "must be even"),
         ("acc_bits = 48\n", "acc_bits = 32\n", "pe.acc_bits", "48-bit"),
@@ -387,7 +387,7 @@ def test_hash_ignores_presentation(tmp_path: Path) -> None:
     [
         ("depth = 4096\nwidth_bits = 2048", "depth = 2048\nwidth_bits = 2048"),
         ("offset = 0x00C,", "offset = 0x010,"),
-        ("requant_lanes = 48", "requant_lanes = 32"),
+        ("requant_lanes = 56", "requant_lanes = 32"),
         ('version = "1.0.0"', 'version = "1.0.1"'),
         (
             "sg_length_width = 26\naddr_width = 64\n\n[dma.dma_weights1]",
@@ -417,7 +417,7 @@ def test_identity_words() -> None:
     assert ids["ID_CONFIG_HASH1"] == int.from_bytes(digest[4:8], "big")
     assert ids["ID_VERSION"] == 0x00010000
     pe = ids["ID_PE_DIMS"]
-    assert (pe & 0xFF, (pe >> 8) & 0xFF, (pe >> 16) & 0xFF, pe >> 24) == (64, 4, 12, 2)
+    assert (pe & 0xFF, (pe >> 8) & 0xFF, (pe >> 16) & 0xFF, pe >> 24) == (64, 4, 14, 2)
     assert ids["ID_CLOCKS"] == 300 | (600 << 16)
     assert ids["ID_PRECISIONS"] == 0b11
     assert ids["ID_INPUT_BYTES"] == cfg.buffer("input").capacity_bytes

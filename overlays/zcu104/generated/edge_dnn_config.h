@@ -1,7 +1,7 @@
 /*
  * edge_dnn_config.h: GENERATED FILE, DO NOT EDIT.
  * Source: zcu104/overlay.toml (overlay 'zcu104' v1.0.0, xczu7ev-ffvc1156-2-e)
- * Configuration hash (sha256): bbe8e2879acdbe46b3b1f9b7c23ac854f5dc9b9de149171768c92ddb0d2895b0
+ * Configuration hash (sha256): 4b26967758c9008e10c441d3f7b73432d44668f60d22613285921a1bd7bbe4c4
  * Regenerate with `python tools/gen_overlay_headers.py`; CI runs it with --check.
  */
 #ifndef EDGE_DNN_CONFIG_H
@@ -13,9 +13,9 @@
 #define EDNN_OVERLAY_VERSION_WORD             0x00010000U  /* major<<16|minor<<8|patch */
 #define EDNN_PART                             "xczu7ev-ffvc1156-2-e"
 #define EDNN_SCHEMA_VERSION                   1U  /* overlay.toml schema */
-#define EDNN_CONFIG_HASH                      "bbe8e2879acdbe46b3b1f9b7c23ac854f5dc9b9de149171768c92ddb0d2895b0"  /* sha256 of the semantic configuration */
-#define EDNN_CONFIG_HASH0                     0xBBE8E287U  /* hash bytes 0-3 */
-#define EDNN_CONFIG_HASH1                     0x9ACDBE46U  /* hash bytes 4-7 */
+#define EDNN_CONFIG_HASH                      "4b26967758c9008e10c441d3f7b73432d44668f60d22613285921a1bd7bbe4c4"  /* sha256 of the semantic configuration */
+#define EDNN_CONFIG_HASH0                     0x4B269677U  /* hash bytes 0-3 */
+#define EDNN_CONFIG_HASH1                     0x58C9008EU  /* hash bytes 4-7 */
 
 /* ---- clocks */
 #define EDNN_FABRIC_KHZ                       300000U  /* engine clock, kHz */
@@ -25,16 +25,16 @@
 /* ---- PE array */
 #define EDNN_PE_OUT_CHANNELS                  64U  /* output channels in parallel (int8) */
 #define EDNN_PE_IN_CHANNELS                   4U  /* input channels reduced per cycle */
-#define EDNN_PE_PIXELS                        12U  /* output pixels in parallel */
-#define EDNN_REQUANT_LANES                    48U  /* accumulators requantized per cycle */
-#define EDNN_VECTOR_LANES                     64U  /* vector-unit elements per cycle */
+#define EDNN_PE_PIXELS                        14U  /* output pixels in parallel */
+#define EDNN_REQUANT_LANES                    56U  /* accumulators requantized per cycle */
+#define EDNN_VECTOR_LANES                     128U  /* vector-unit elements per cycle */
 #define EDNN_ACC_BITS                         48U  /* accumulator width, bits */
 #define EDNN_DSP_PACK_SHIFT                   18U  /* distance of the two packed int8 weights, bits */
 #define EDNN_MACS_PER_DSP_INT8                2U  /* int8 MACs per DSP cycle */
-#define EDNN_MACS_PER_CYCLE                   3072U  /* int8 MACs per engine cycle */
-#define EDNN_MACS_PER_CYCLE_INT16             1536U  /* int16 MACs per engine cycle */
-#define EDNN_COMPUTE_DSPS                     768U  /* DSP48E2 of the PE array */
-#define EDNN_ACCUMULATORS                     768U  /* out_channels x pixels */
+#define EDNN_MACS_PER_CYCLE                   3584U  /* int8 MACs per engine cycle */
+#define EDNN_MACS_PER_CYCLE_INT16             1792U  /* int16 MACs per engine cycle */
+#define EDNN_COMPUTE_DSPS                     896U  /* DSP48E2 of the PE array */
+#define EDNN_ACCUMULATORS                     896U  /* out_channels x pixels */
 #define EDNN_PARAM_BITS_PER_CHANNEL           64U  /* bias, M, S slot (int8 mode) */
 #define EDNN_SUPPORTS_INT8                    1U  /* int8 mode available */
 #define EDNN_SUPPORTS_INT16                   1U  /* int16 mode available */
@@ -50,11 +50,11 @@
 
 /* ---- on-chip buffers (banks x depth words x width bits) */
 #define EDNN_BUF_INPUT_MEMORY                 1U  /* EDNN_MEM_URAM */
-#define EDNN_BUF_INPUT_BANKS                  12U
+#define EDNN_BUF_INPUT_BANKS                  14U
 #define EDNN_BUF_INPUT_DEPTH                  16384U  /* words per bank */
 #define EDNN_BUF_INPUT_WIDTH_BITS             64U  /* bits per word */
 #define EDNN_BUF_INPUT_ADDR_BITS              14U  /* word-address bits */
-#define EDNN_BUF_INPUT_BYTES                  1572864U  /* capacity */
+#define EDNN_BUF_INPUT_BYTES                  1835008U  /* capacity */
 #define EDNN_BUF_WEIGHT_MEMORY                1U  /* EDNN_MEM_URAM */
 #define EDNN_BUF_WEIGHT_BANKS                 1U
 #define EDNN_BUF_WEIGHT_DEPTH                 4096U  /* words per bank */
@@ -62,11 +62,11 @@
 #define EDNN_BUF_WEIGHT_ADDR_BITS             12U  /* word-address bits */
 #define EDNN_BUF_WEIGHT_BYTES                 1048576U  /* capacity */
 #define EDNN_BUF_OUTPUT_MEMORY                0U  /* EDNN_MEM_BRAM */
-#define EDNN_BUF_OUTPUT_BANKS                 6U
+#define EDNN_BUF_OUTPUT_BANKS                 7U
 #define EDNN_BUF_OUTPUT_DEPTH                 16384U  /* words per bank */
 #define EDNN_BUF_OUTPUT_WIDTH_BITS            64U  /* bits per word */
 #define EDNN_BUF_OUTPUT_ADDR_BITS             14U  /* word-address bits */
-#define EDNN_BUF_OUTPUT_BYTES                 786432U  /* capacity */
+#define EDNN_BUF_OUTPUT_BYTES                 917504U  /* capacity */
 #define EDNN_BUF_PARAMS_MEMORY                2U  /* EDNN_MEM_LUTRAM */
 #define EDNN_BUF_PARAMS_BANKS                 1U
 #define EDNN_BUF_PARAMS_DEPTH                 64U  /* words per bank */
@@ -185,23 +185,23 @@
 #define EDNN_REG_ID_SCHEMA_OFFSET             0x108U  /* ro identity: overlay.toml schema version */
 #define EDNN_REG_ID_SCHEMA_VALUE              0x00000001U  /* identity: schema */
 #define EDNN_REG_ID_CONFIG_HASH0_OFFSET       0x10CU  /* ro identity: configuration hash bytes 0-3, big-endian */
-#define EDNN_REG_ID_CONFIG_HASH0_VALUE        0xBBE8E287U  /* identity: config_hash0 */
+#define EDNN_REG_ID_CONFIG_HASH0_VALUE        0x4B269677U  /* identity: config_hash0 */
 #define EDNN_REG_ID_CONFIG_HASH1_OFFSET       0x110U  /* ro identity: configuration hash bytes 4-7, big-endian */
-#define EDNN_REG_ID_CONFIG_HASH1_VALUE        0x9ACDBE46U  /* identity: config_hash1 */
+#define EDNN_REG_ID_CONFIG_HASH1_VALUE        0x58C9008EU  /* identity: config_hash1 */
 #define EDNN_REG_ID_PE_DIMS_OFFSET            0x114U  /* ro identity: out | in<<8 | pixels<<16 | pump<<24 */
-#define EDNN_REG_ID_PE_DIMS_VALUE             0x020C0440U  /* identity: pe_dims */
+#define EDNN_REG_ID_PE_DIMS_VALUE             0x020E0440U  /* identity: pe_dims */
 #define EDNN_REG_ID_CLOCKS_OFFSET             0x118U  /* ro identity: fabric MHz | DSP MHz<<16 */
 #define EDNN_REG_ID_CLOCKS_VALUE              0x0258012CU  /* identity: clocks_mhz */
 #define EDNN_REG_ID_PRECISIONS_OFFSET         0x11CU  /* ro identity: bit 0 int8, bit 1 int16 */
 #define EDNN_REG_ID_PRECISIONS_VALUE          0x00000003U  /* identity: precisions */
 #define EDNN_REG_ID_LANES_OFFSET              0x120U  /* ro identity: requant lanes | vector lanes<<16 */
-#define EDNN_REG_ID_LANES_VALUE               0x00400030U  /* identity: lanes */
+#define EDNN_REG_ID_LANES_VALUE               0x00800038U  /* identity: lanes */
 #define EDNN_REG_ID_INPUT_BYTES_OFFSET        0x124U  /* ro identity: input buffer capacity, bytes */
-#define EDNN_REG_ID_INPUT_BYTES_VALUE         0x00180000U  /* identity: input_bytes */
+#define EDNN_REG_ID_INPUT_BYTES_VALUE         0x001C0000U  /* identity: input_bytes */
 #define EDNN_REG_ID_WEIGHT_BYTES_OFFSET       0x128U  /* ro identity: weight buffer capacity, bytes */
 #define EDNN_REG_ID_WEIGHT_BYTES_VALUE        0x00100000U  /* identity: weight_bytes */
 #define EDNN_REG_ID_OUTPUT_BYTES_OFFSET       0x12CU  /* ro identity: output buffer capacity, bytes */
-#define EDNN_REG_ID_OUTPUT_BYTES_VALUE        0x000C0000U  /* identity: output_bytes */
+#define EDNN_REG_ID_OUTPUT_BYTES_VALUE        0x000E0000U  /* identity: output_bytes */
 #define EDNN_REG_ID_PARAMS_BYTES_OFFSET       0x130U  /* ro identity: per-channel parameter buffer capacity, bytes */
 #define EDNN_REG_ID_PARAMS_BYTES_VALUE        0x00008000U  /* identity: params_bytes */
 #define EDNN_REG_CNT_CYCLES_LO_OFFSET         0x200U  /* ro counter: fabric cycles since START, low word */
