@@ -100,73 +100,68 @@ from arm_scheduler.emulated.errors import (
     StreamProtocolError,
     UnsupportedFeatureError,
 )
+from arm_scheduler.pg021 import (  # noqa: F401  (re-exported: tests and tools use them)
+    CHANNEL_SPAN,
+    CHANNELS,
+    CR_CYCLIC_BD,
+    CR_DELAY_SHIFT,
+    CR_DLY_IRQ_EN,
+    CR_ERR_IRQ_EN,
+    CR_IOC_IRQ_EN,
+    CR_KEYHOLE,
+    CR_RESERVED_ONE,
+    CR_RESET,
+    CR_RS,
+    CR_THRESHOLD_SHIFT,
+    CTRL_EOF,
+    CTRL_SOF,
+    DEFAULT_ADDRESS_RANGE,
+    DESC_BUFFER_ADDRESS,
+    DESC_BUFFER_ADDRESS_MSB,
+    DESC_BYTES,
+    DESC_CONTROL,
+    DESC_NXTDESC,
+    DESC_NXTDESC_MSB,
+    DESC_STATUS,
+    MM2S,
+    MM2S_OFFSET,
+    REG_ADDR,
+    REG_ADDR_MSB,
+    REG_CURDESC,
+    REG_CURDESC_MSB,
+    REG_DMACR,
+    REG_DMASR,
+    REG_LENGTH,
+    REG_SG_CTL,
+    REG_TAILDESC,
+    REG_TAILDESC_MSB,
+    S2MM,
+    S2MM_OFFSET,
+    SR_DLY_IRQ,
+    SR_DMA_DEC_ERR,
+    SR_DMA_INT_ERR,
+    SR_DMA_SLV_ERR,
+    SR_ERR_IRQ,
+    SR_ERRORS,
+    SR_HALTED,
+    SR_IDLE,
+    SR_IOC_IRQ,
+    SR_IRQS,
+    SR_SG_DEC_ERR,
+    SR_SG_INCLD,
+    SR_SG_INT_ERR,
+    SR_SG_SLV_ERR,
+    ST_CMPLT,
+    ST_DEC_ERR,
+    ST_INT_ERR,
+    ST_LENGTH_MASK,
+    ST_RXEOF,
+    ST_RXSOF,
+    ST_SLV_ERR,
+)
 from edge_dnn.overlay.config import OverlayConfig
 
-# ---------------------------------------------------------------------------- register map
-MM2S_OFFSET = 0x00
-S2MM_OFFSET = 0x30
-CHANNEL_SPAN = 0x30
-REG_DMACR = 0x00
-REG_DMASR = 0x04
-REG_CURDESC = 0x08
-REG_CURDESC_MSB = 0x0C
-REG_TAILDESC = 0x10
-REG_TAILDESC_MSB = 0x14
-REG_ADDR = 0x18
-REG_ADDR_MSB = 0x1C
-REG_LENGTH = 0x28
-REG_SG_CTL = 0x2C
-"""SG_CTL (cache/user bits of descriptor fetches), at absolute offset 0x2C: stored, no effect."""
-DEFAULT_ADDRESS_RANGE = 0x1_0000
-
-CR_RS = 1 << 0
-CR_RESERVED_ONE = 1 << 1
-CR_RESET = 1 << 2
-CR_KEYHOLE = 1 << 3
-CR_CYCLIC_BD = 1 << 4
-CR_IOC_IRQ_EN = 1 << 12
-CR_DLY_IRQ_EN = 1 << 13
-CR_ERR_IRQ_EN = 1 << 14
-CR_THRESHOLD_SHIFT = 16
-CR_DELAY_SHIFT = 24
 _CR_STORED = CR_RS | CR_IOC_IRQ_EN | CR_DLY_IRQ_EN | CR_ERR_IRQ_EN | (0xFF << CR_DELAY_SHIFT)
-
-SR_HALTED = 1 << 0
-SR_IDLE = 1 << 1
-SR_SG_INCLD = 1 << 3
-SR_DMA_INT_ERR = 1 << 4
-SR_DMA_SLV_ERR = 1 << 5
-SR_DMA_DEC_ERR = 1 << 6
-SR_SG_INT_ERR = 1 << 8
-SR_SG_SLV_ERR = 1 << 9
-SR_SG_DEC_ERR = 1 << 10
-SR_IOC_IRQ = 1 << 12
-SR_DLY_IRQ = 1 << 13
-SR_ERR_IRQ = 1 << 14
-SR_ERRORS = 0x770
-SR_IRQS = SR_IOC_IRQ | SR_DLY_IRQ | SR_ERR_IRQ
-
-DESC_BYTES = 64
-"""Descriptor stride and alignment (16 32-bit words)."""
-DESC_NXTDESC = 0x00
-DESC_NXTDESC_MSB = 0x04
-DESC_BUFFER_ADDRESS = 0x08
-DESC_BUFFER_ADDRESS_MSB = 0x0C
-DESC_CONTROL = 0x18
-DESC_STATUS = 0x1C
-CTRL_EOF = 1 << 26
-CTRL_SOF = 1 << 27
-ST_RXEOF = 1 << 26
-ST_RXSOF = 1 << 27
-ST_INT_ERR = 1 << 28
-ST_SLV_ERR = 1 << 29
-ST_DEC_ERR = 1 << 30
-ST_CMPLT = 1 << 31
-ST_LENGTH_MASK = (1 << 26) - 1
-
-MM2S = "mm2s"
-S2MM = "s2mm"
-CHANNELS = (MM2S, S2MM)
 
 
 # ---------------------------------------------------------------------------- stream ports
