@@ -1,0 +1,820 @@
+"""The board runtime: runs a compiled model (``.edm``) on the overlay through pynq.
+
+On a ZCU board the overlay is the real engine and AXI DMAs (``EdgeDnnOverlay``); on a host it is
+the emulated board (:class:`~arm_scheduler.emulated.device.EmulatedDevice`), behind the same pynq
+``MMIO`` / ``allocate`` / ``DMA`` objects, so this module runs unmodified on both.
+
+What happens when (``docs/scheduler.md``):
+
+* **Load** (:class:`Runtime` constructor): read the ``.edm``; attach to the overlay; read the
+  engine's identity block and refuse a model compiled for another configuration
+  (:class:`ModelMismatchError` names both); check the contiguous-memory budget and allocate
+  every buffer once: the weights, one activation area per in-flight slot, one command buffer
+  per engine run, and for every (slot, engine run, stream) the scatter-gather descriptor chain
+  of that run's transfer list (PG021 descriptors with physical addresses).
+* **Inference**: per engine run, a few register writes per DMA channel (CURDESC, DMACR,
+  TAILDESC), START, then a poll of STATUS and the DMA status registers with a deadline; per ARM
+  step, the layer's integer reference (``forward_int``) on the tensors read from DDR.
+* **Pipelining**: :meth:`Runtime.submit` queues a frame (bounded by ``max_in_flight`` slots);
+  a dispatcher thread runs engine steps, an ARM worker thread runs ARM steps, so the ARM work of
+  frame N overlaps the engine work of frame N+1. Several runtimes share one overlay through a
+  fair (first come, first served) :class:`OverlayArbiter`.
+* **Faults**: DMA error bits or an engine that does not finish by the deadline reset the DMA
+  channels and the engine, and raise :class:`DmaTransferError` / :class:`EngineTimeoutError` /
+  :class:`EngineStatusError` naming the step's layers and the status registers. The runtime
+  stays usable; every submitted frame gets exactly one result or one exception.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arm_scheduler import pg021
+from arm_scheduler.errors import BoardError
+from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep, TensorInfo, load_model
+from edge_dnn.errors import InputError
+from edge_dnn.overlay.config import OverlayConfig, load_overlay
+
+__all__ = [
+    "ContiguousMemoryBudgetError",
+    "DmaTransferError",
+    "EngineStatusError",
+    "EngineTimeoutError",
+    "ModelMismatchError",
+    "OverlayArbiter",
+    "Runtime",
+    "RuntimeClosedError",
+    "SchedulerError",
+    "StepProfile",
+]
+
+_M32 = 0xFFFF_FFFF
+
+
+# ---------------------------------------------------------------------------- errors
+class SchedulerError(BoardError):
+    """Base class of the runtime's errors."""
+
+
+class ModelMismatchError(SchedulerError):
+    """The loaded overlay is not the configuration the model was compiled for."""
+
+
+class ContiguousMemoryBudgetError(SchedulerError):
+    """The model's buffers do not fit in the free contiguous memory (CMA).
+
+    Attributes:
+        needed: Bytes the runtime would allocate.
+        available: Free contiguous bytes.
+    """
+
+    def __init__(self, message: str, needed: int, available: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
+
+
+class _StepError(SchedulerError):
+    def __init__(self, message: str, step: int, layers: tuple[str, ...], registers: dict[str, int]):
+        regs = ", ".join(f"{k}=0x{v:08X}" for k, v in registers.items())
+        super().__init__(f"engine run {step} (layers {', '.join(layers)}): {message}; {regs}")
+        self.step = step
+        self.layers = layers
+        self.registers = registers
+
+
+class DmaTransferError(_StepError):
+    """A DMA channel stopped with error bits (slave / decode / internal error) during a run."""
+
+
+class EngineTimeoutError(_StepError):
+    """The engine (or a DMA channel) did not finish the run before the deadline."""
+
+
+class EngineStatusError(_StepError):
+    """The engine stopped with STATUS.ERROR (e.g. a corrupted command word)."""
+
+
+class RuntimeClosedError(SchedulerError):
+    """The runtime was closed; no more frames are accepted."""
+
+
+# ---------------------------------------------------------------------------- arbiter
+class OverlayArbiter:
+    """Fair mutual exclusion on one overlay: engine runs are granted in request order."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the overlay for one engine run (first come, first served)."""
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._serving += 1
+                self._cond.notify_all()
+
+
+_ARBITERS: weakref.WeakKeyDictionary[Any, OverlayArbiter] = weakref.WeakKeyDictionary()
+_ARBITERS_LOCK = threading.Lock()
+
+
+def arbiter_of(device: Any) -> OverlayArbiter:
+    """The arbiter shared by every runtime on ``device``."""
+    with _ARBITERS_LOCK:
+        arb = _ARBITERS.get(device)
+        if arb is None:
+            arb = _ARBITERS[device] = OverlayArbiter()
+        return arb
+
+
+# ---------------------------------------------------------------------------- profile
+@dataclasses.dataclass
+class StepProfile:
+    """Accumulated figures of one step over the runs since the last reset.
+
+    Attributes:
+        index: Step index in the model.
+        kind: ``engine`` or ``arm``.
+        layers: Layers of the step.
+        calls: Times it ran.
+        board_s: Modeled board time of the engine run (simulated clock of the emulated board;
+            0 on a real board, where ``wall_s`` is the measurement).
+        wall_s: Host wall time of the step.
+        overhead_s: Host time the scheduler itself spent (register programming, polling,
+            descriptor bookkeeping), excluding the time the emulated hardware took inside
+            register accesses.
+        register_accesses: Register reads and writes of the scheduler.
+    """
+
+    index: int
+    kind: str
+    layers: tuple[str, ...]
+    calls: int = 0
+    board_s: float = 0.0
+    wall_s: float = 0.0
+    overhead_s: float = 0.0
+    register_accesses: int = 0
+
+    def per_call(self) -> dict[str, Any]:
+        """Mean figures per call (JSON-ready)."""
+        n = max(1, self.calls)
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "layers": list(self.layers),
+            "calls": self.calls,
+            "board_ms": self.board_s / n * 1e3,
+            "wall_ms": self.wall_s / n * 1e3,
+            "overhead_us": self.overhead_s / n * 1e6,
+            "register_accesses": self.register_accesses // n,
+        }
+
+
+# ---------------------------------------------------------------------------- board access
+class _Regs:
+    """Register access through pynq MMIO objects, timed and optionally traced."""
+
+    def __init__(self, trace: bool) -> None:
+        self.trace_on = trace
+        self.trace: list[tuple[str, str, int, int]] = []
+        self.count = 0
+        self.seconds = 0.0
+
+    def write(self, mmio: Any, who: str, offset: int, value: int) -> None:
+        t0 = time.perf_counter()
+        mmio.write(offset, value)
+        self.seconds += time.perf_counter() - t0
+        self.count += 1
+        if self.trace_on:
+            self.trace.append(("W", who, offset, value))
+
+    def read(self, mmio: Any, who: str, offset: int) -> int:
+        t0 = time.perf_counter()
+        v = int(mmio.read(offset))
+        self.seconds += time.perf_counter() - t0
+        self.count += 1
+        if self.trace_on:
+            self.trace.append(("R", who, offset, v))
+        return v
+
+
+@dataclasses.dataclass
+class _Channel:
+    dma: str
+    offset: int  # 0 (MM2S) or 0x30 (S2MM)
+    mmio: Any
+    stream: str
+
+    @property
+    def who(self) -> str:
+        return f"{self.dma}.{'MM2S' if self.offset == 0 else 'S2MM'}"
+
+
+@dataclasses.dataclass
+class _Chain:
+    channel: _Channel
+    desc: Any  # PynqBuffer (n, 16) uint32
+    head: int
+    tail: int
+
+
+@dataclasses.dataclass
+class _Slot:
+    index: int
+    acts: Any  # PynqBuffer uint8: the activation area
+    chains: dict[int, list[_Chain]]  # engine step -> chains
+    arm: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class _Job:
+    feeds: dict[str, np.ndarray]
+    raw: bool
+    future: concurrent.futures.Future[dict[str, np.ndarray]]
+    slot: _Slot | None = None
+    step: int = 0
+
+
+def _emulated_device(cfg: OverlayConfig) -> Any:
+    """The process-wide emulated board (pynq's active device when it is one), overlay loaded."""
+    from arm_scheduler import pynq_api
+    from arm_scheduler.emulated.device import EmulatedDevice
+
+    with _ARBITERS_LOCK:
+        dev = _DEFAULT.get("device")
+        if dev is None:
+            try:
+                active = pynq_api.Device.active_device
+            except Exception:  # pynq found no device at all
+                active = None
+            dev = active if isinstance(active, EmulatedDevice) else EmulatedDevice()
+            _DEFAULT["device"] = dev
+    if dev.overlay is None:
+        dev.add_overlay(cfg)
+    return dev
+
+
+_DEFAULT: dict[str, Any] = {}
+
+
+class Runtime:
+    """A compiled model attached to an overlay, ready to run frames.
+
+    Args:
+        model: A :class:`CompiledModel` or the path of its ``.edm``.
+        device: The board: an :class:`~arm_scheduler.emulated.device.EmulatedDevice` (its
+            overlay is loaded when it has none), or ``None``: on a ZCU board the overlay
+            ``edge_dnn_<overlay>.bit`` is loaded with :class:`EdgeDnnOverlay`; on a host the
+            process-wide emulated board is used.
+        max_in_flight: Frames in flight (activation slots) for :meth:`submit`.
+        arm_thread: Run ARM steps on a worker thread (overlapping the next frame's engine work).
+        timeout: Deadline of one engine run, seconds (wall clock).
+        trace: Record every register access (:attr:`trace`).
+
+    Raises:
+        ModelMismatchError: the overlay's identity block is not the model's configuration.
+        ContiguousMemoryBudgetError: the buffers do not fit in the free contiguous memory.
+    """
+
+    def __init__(
+        self,
+        model: CompiledModel | str | os.PathLike[str],
+        device: Any = None,
+        *,
+        max_in_flight: int = 2,
+        arm_thread: bool = True,
+        timeout: float = 10.0,
+        trace: bool = False,
+    ) -> None:
+        from arm_scheduler import pynq_api
+
+        self.model = model if isinstance(model, CompiledModel) else load_model(Path(model))
+        self.cfg = load_overlay(self.model.overlay)
+        self.model.check_overlay(self.cfg)
+        if max_in_flight < 1:
+            raise InputError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.timeout = float(timeout)
+        self._regs = _Regs(trace)
+        self._closed = False
+        self._lock = threading.RLock()
+        if device is None and pynq_api.real_board_present():
+            from arm_scheduler.board_overlay import EdgeDnnOverlay
+
+            self._overlay = EdgeDnnOverlay(self.cfg.name)
+            self.device = self._overlay.device
+            self._engine_mmio = self._overlay.engine.mmio
+            dmas = {d.name: getattr(self._overlay, d.name) for d in self.cfg.dmas}
+            self.emulated = False
+        else:
+            if device is None:
+                self.device = _emulated_device(self.cfg)
+            else:
+                self.device = device
+                if getattr(device, "overlay", None) is None:
+                    device.add_overlay(self.cfg)
+            self._engine_mmio = pynq_api.MMIO(
+                self.cfg.engine.base_address, self.cfg.engine.address_range, device=self.device
+            )
+            dmas = {d.name: self.device.pynq_dma(d.name) for d in self.cfg.dmas}
+            self.emulated = True
+        self._check_identity()
+        self._channels: dict[str, _Channel] = {}
+        for d in self.cfg.dmas:
+            for direction, stream in (("mm2s", d.mm2s), ("s2mm", d.s2mm)):
+                if stream:
+                    off = pg021.MM2S_OFFSET if direction == "mm2s" else pg021.S2MM_OFFSET
+                    self._channels[stream] = _Channel(d.name, off, dmas[d.name].mmio, stream)
+        self._arbiter = arbiter_of(self.device)
+        self._allocate(max_in_flight)
+        self._inflight = threading.BoundedSemaphore(len(self._slots))
+        self.profile_reset()
+        self._free_slots: queue.Queue[_Slot] = queue.Queue()
+        for s in self._slots:
+            self._free_slots.put(s)
+        self._ready: queue.Queue[_Job | None] = queue.Queue()
+        self._arm_pool = (
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="edge-dnn-arm")
+            if arm_thread
+            else None
+        )
+        self._dispatcher = threading.Thread(
+            target=self._dispatch, name="edge-dnn-dispatch", daemon=True
+        )
+        self._dispatcher.start()
+
+    # ------------------------------------------------------------------ attach
+    def _reg(self, name: str) -> int:
+        return self._regs.read(self._engine_mmio, "engine", self.cfg.register(name).offset)
+
+    def identity(self) -> dict[str, int]:
+        """The engine's identity block as read from its registers (name -> 32-bit word)."""
+        return {r.name: self._reg(r.name) for r in self.cfg.registers if r.group == "identity"}
+
+    def _check_identity(self) -> None:
+        got = self.identity()
+        want = dict(self.cfg.derived.identity_words)
+        if got != want:
+            diff = [f"{k}: board 0x{got.get(k, 0):08X}, model 0x{v:08X}" for k, v in want.items()
+                    if got.get(k) != v]  # fmt: skip
+            loaded = getattr(getattr(self.device, "overlay", None), "cfg", None)
+            board = (
+                f"'{loaded.name}' (config {loaded.config_hash[:16]})"
+                if loaded is not None
+                else f"config hash {got.get('ID_CONFIG_HASH0', 0):08x}"
+                f"{got.get('ID_CONFIG_HASH1', 0):08x}"
+            )
+            raise ModelMismatchError(
+                f"model '{self.model.name}' was compiled for overlay '{self.model.overlay}' "
+                f"(config {self.model.config_hash[:16]}), but the board runs overlay {board}: "
+                + "; ".join(diff)
+            )
+
+    # ------------------------------------------------------------------ memory
+    def _allocate(self, slots: int) -> None:
+        from arm_scheduler import pynq_api
+
+        mem = self.model.memory
+        w_lo, w_hi = mem.weights_offset, mem.weights_offset + int(mem.weights.size)
+        self._weights_range = (w_lo, w_hi)
+        engine_steps = [i for i, s in enumerate(self.model.steps) if isinstance(s, EngineStep)]
+        n_desc = cmd_bytes = 0
+        for i in engine_steps:
+            step = self.model.steps[i]
+            assert isinstance(step, EngineStep)
+            n_desc += sum(len(step.transfer_list(s)) for s in step.transfers)
+            cmd_bytes += int(step.cmd.nbytes)
+        needed = (w_hi - w_lo) + slots * (mem.size + n_desc * pg021.DESC_BYTES) + cmd_bytes
+        needed += len(engine_steps) * pg021.DESC_BYTES
+        stats = getattr(self.device, "memory_stats", None)
+        if callable(stats):
+            st = stats()
+            free = int(getattr(st, "largest_free", getattr(st, "free", needed)))
+            if needed > free:
+                raise ContiguousMemoryBudgetError(
+                    f"model '{self.model.name}' needs {needed:,} bytes of contiguous memory "
+                    f"({slots} slot(s) of {mem.size:,} bytes, weights {w_hi - w_lo:,}, "
+                    f"descriptors and commands); only {free:,} are free",
+                    needed,
+                    free,
+                )
+
+        def alloc(shape: Any, dtype: Any) -> Any:
+            return pynq_api.allocate(shape, dtype, target=self.device)
+
+        self._weights = alloc((max(1, w_hi - w_lo),), np.uint8)
+        self._weights[: w_hi - w_lo] = mem.weights
+        self._cmds: dict[int, tuple[Any, _Chain]] = {}
+        cmd_channel = self._channels[self.cfg.streams_with_role("cmd")[0].name]
+        for i in engine_steps:
+            step = self.model.steps[i]
+            assert isinstance(step, EngineStep)
+            buf = alloc((step.cmd.size,), np.uint32)
+            buf[:] = step.cmd
+            chain = self._build_chain(
+                cmd_channel, [(int(buf.physical_address), int(buf.nbytes), True)], alloc
+            )
+            self._cmds[i] = (buf, chain)
+        self._slots: list[_Slot] = []
+        for k in range(slots):
+            acts = alloc((mem.size,), np.uint8)
+            acts[:] = 0
+            chains: dict[int, list[_Chain]] = {}
+            for i in engine_steps:
+                step = self.model.steps[i]
+                assert isinstance(step, EngineStep)
+                chains[i] = []
+                for s in self.cfg.streams:
+                    if s.role == "cmd" or s.name not in step.transfers:
+                        continue
+                    rows = step.transfer_list(s.name)
+                    if not rows:
+                        continue
+                    addrs = [
+                        (self._address(acts, t.offset, t.length, i, s.name), t.length, t.last)
+                        for t in rows
+                    ]
+                    chains[i].append(self._build_chain(self._channels[s.name], addrs, alloc))
+            self._slots.append(_Slot(k, acts, chains))
+
+    def _address(self, acts: Any, offset: int, length: int, step: int, stream: str) -> int:
+        """Physical address of a transfer: in the shared weights or in the slot's area."""
+        w_lo, w_hi = self._weights_range
+        if w_lo <= offset and offset + length <= w_hi:
+            return int(self._weights.physical_address) + offset - w_lo
+        if offset + length <= w_lo or offset >= w_hi:
+            return int(acts.physical_address) + offset
+        raise SchedulerError(
+            f"engine run {step}, stream '{stream}': transfer [0x{offset:X}, "
+            f"0x{offset + length:X}) straddles the weights region"
+        )
+
+    @staticmethod
+    def _build_chain(
+        channel: _Channel, rows: list[tuple[int, int, bool]], alloc: Callable[..., Any]
+    ) -> _Chain:
+        n = len(rows)
+        desc = alloc((n, pg021.DESC_BYTES // 4), np.uint32)
+        desc[:] = 0
+        pa = int(desc.physical_address)
+        mm2s = channel.offset == pg021.MM2S_OFFSET
+        for i, (addr, length, last) in enumerate(rows):
+            nxt = pa + pg021.DESC_BYTES * ((i + 1) % n)
+            flags = 0
+            if mm2s:
+                first = i == 0 or rows[i - 1][2]
+                flags = (pg021.CTRL_SOF if first else 0) | (pg021.CTRL_EOF if last else 0)
+            desc[i, 0] = nxt & _M32
+            desc[i, 1] = nxt >> 32
+            desc[i, 2] = addr & _M32
+            desc[i, 3] = addr >> 32
+            desc[i, 6] = length | flags
+        return _Chain(channel, desc, pa, pa + pg021.DESC_BYTES * (n - 1))
+
+    # ------------------------------------------------------------------ engine runs
+    def _start_chain(self, ch: _Chain) -> None:
+        ch.desc[:, pg021.DESC_STATUS // 4] = 0  # Cmplt of the previous run
+        c, r = ch.channel, self._regs
+        # PG021: CURDESC may only be written while the channel is halted; a channel left
+        # running (idle) by the previous run is stopped first (RS = 0 halts an idle channel).
+        if not r.read(c.mmio, c.who, c.offset + pg021.REG_DMASR) & pg021.SR_HALTED:
+            r.write(c.mmio, c.who, c.offset + pg021.REG_DMACR, 0)
+            deadline = time.monotonic() + self.timeout
+            while not r.read(c.mmio, c.who, c.offset + pg021.REG_DMASR) & pg021.SR_HALTED:
+                if time.monotonic() > deadline:
+                    raise SchedulerError(f"{c.who} did not halt (stream {c.stream})")
+        r.write(c.mmio, c.who, c.offset + pg021.REG_CURDESC, ch.head & _M32)
+        r.write(c.mmio, c.who, c.offset + pg021.REG_CURDESC_MSB, ch.head >> 32)
+        r.write(c.mmio, c.who, c.offset + pg021.REG_DMACR, pg021.CR_RS)
+        r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC, ch.tail & _M32)
+        r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC_MSB, ch.tail >> 32)
+
+    def _status_regs(self) -> dict[str, int]:
+        regs = {"STATUS": self._reg("STATUS")}
+        for c in self._channels.values():
+            regs[f"{c.who}_DMASR"] = self._regs.read(c.mmio, c.who, c.offset + pg021.REG_DMASR)
+        return regs
+
+    def reset(self) -> None:
+        """Reset the engine (SOFT_RESET) and every DMA (DMACR.Reset)."""
+        ctrl = self.cfg.register("CONTROL")
+        self._regs.write(self._engine_mmio, "engine", ctrl.offset, ctrl.field("SOFT_RESET").mask)
+        for dma in {c.dma: c for c in self._channels.values()}.values():
+            self._regs.write(dma.mmio, dma.dma, pg021.REG_DMACR, pg021.CR_RESET)
+        for c in self._channels.values():
+            deadline = time.monotonic() + 1.0
+            while self._regs.read(c.mmio, c.who, c.offset + pg021.REG_DMACR) & pg021.CR_RESET:
+                if time.monotonic() > deadline:
+                    break
+
+    def _engine_step(self, index: int, slot: _Slot) -> None:
+        step = self.model.steps[index]
+        assert isinstance(step, EngineStep)
+        prof = self._profile[index]
+        t0 = time.perf_counter()
+        r0, n0 = self._regs.seconds, self._regs.count
+        clock0 = self._now_ns()
+        status = self.cfg.register("STATUS")
+        done, error = status.field("DONE").mask, status.field("ERROR").mask
+        ctrl = self.cfg.register("CONTROL")
+        with self._arbiter.hold():
+            # S2MM first (ready to receive), then the engine, then what feeds it.
+            chains = slot.chains[index]
+            for ch in chains:
+                if ch.channel.offset == pg021.S2MM_OFFSET:
+                    self._start_chain(ch)
+            self._regs.write(self._engine_mmio, "engine", ctrl.offset, ctrl.field("START").mask)
+            self._start_chain(self._cmds[index][1])
+            for ch in chains:
+                if ch.channel.offset == pg021.MM2S_OFFSET:
+                    self._start_chain(ch)
+            deadline = time.monotonic() + self.timeout
+            s2mm = [ch.channel for ch in chains if ch.channel.offset == pg021.S2MM_OFFSET]
+            while True:
+                st = self._reg("STATUS")
+                if st & error:
+                    regs = self._status_regs()
+                    self.reset()
+                    code = status.field("ERROR_CODE")
+                    raise EngineStatusError(
+                        f"the engine stopped with error code {(st & code.mask) >> code.lsb}",
+                        index,
+                        step.layers,
+                        regs,
+                    )
+                dma_err = self._dma_errors()
+                if dma_err:
+                    regs = self._status_regs()
+                    self.reset()
+                    raise DmaTransferError(
+                        "DMA error on " + ", ".join(dma_err), index, step.layers, regs
+                    )
+                if st & done and all(self._idle(c) for c in s2mm):
+                    break
+                if time.monotonic() > deadline:
+                    regs = self._status_regs()
+                    self.reset()
+                    raise EngineTimeoutError(
+                        f"not finished after {self.timeout:g} s", index, step.layers, regs
+                    )
+        wall = time.perf_counter() - t0
+        prof.calls += 1
+        prof.wall_s += wall
+        prof.register_accesses += self._regs.count - n0
+        hw = self._regs.seconds - r0
+        prof.overhead_s += max(0.0, wall - hw) + (self._regs.count - n0) * self._access_s
+        prof.board_s += (self._now_ns() - clock0) / 1e9
+
+    def _idle(self, c: _Channel) -> bool:
+        return bool(self._regs.read(c.mmio, c.who, c.offset + pg021.REG_DMASR) & pg021.SR_IDLE)
+
+    def _dma_errors(self) -> list[str]:
+        out = []
+        for c in self._channels.values():
+            sr = self._regs.read(c.mmio, c.who, c.offset + pg021.REG_DMASR)
+            if sr & pg021.SR_ERRORS:
+                out.append(f"{c.who} (stream {c.stream}, DMASR 0x{sr:08X})")
+        return out
+
+    def _now_ns(self) -> int:
+        now = getattr(self.device, "now_ns", None)
+        return int(now) if isinstance(now, int) else 0
+
+    # ------------------------------------------------------------------ frames
+    def _tensor(self, slot: _Slot, info: TensorInfo) -> np.ndarray:
+        lay = info.layout
+        assert lay is not None
+        if lay.offset >= self._weights_range[1] or lay.end <= self._weights_range[0]:
+            data = np.asarray(slot.acts[lay.offset : lay.end])
+        else:  # pragma: no cover - activations never live in the weights region
+            raise SchedulerError(f"tensor '{info.name}' overlaps the weights region")
+        return lay.unpack(data, info.quant.np_dtype, info.shape[1]).reshape(info.shape)
+
+    def _put(self, slot: _Slot, info: TensorInfo, q: np.ndarray) -> None:
+        lay = info.layout
+        assert lay is not None
+        slot.acts[lay.offset : lay.end] = lay.pack(
+            np.asarray(q).reshape(1, info.shape[1], lay.height, lay.width)
+        )
+
+    def _load_inputs(self, job: _Job) -> None:
+        slot = job.slot
+        assert slot is not None
+        slot.arm = {}
+        for name, x in job.feeds.items():
+            info = self.model.tensors[name]
+            q = x if x.dtype == info.quant.np_dtype else info.quant.quantize(x, where=name)
+            slot.arm[name] = q
+            if info.layout is not None:
+                self._put(slot, info, q)
+
+    def _arm_step(self, index: int, slot: _Slot) -> None:
+        step = self.model.steps[index]
+        assert isinstance(step, ArmStep)
+        t0 = time.perf_counter()
+        ins = []
+        for t in step.inputs:
+            if t not in slot.arm:
+                slot.arm[t] = self._tensor(slot, self.model.tensors[t])
+            ins.append(slot.arm[t])
+        outs = step.layer.forward_int(ins, step.node)
+        for t, y in zip(step.outputs, outs):
+            slot.arm[t] = np.asarray(y)
+            info = self.model.tensors[t]
+            if info.layout is not None:
+                self._put(slot, info, slot.arm[t])
+        prof = self._profile[index]
+        prof.calls += 1
+        prof.wall_s += time.perf_counter() - t0
+
+    def _outputs(self, job: _Job) -> dict[str, np.ndarray]:
+        slot = job.slot
+        assert slot is not None
+        out = {}
+        for t in self.model.outputs:
+            info = self.model.tensors[t]
+            q = slot.arm[t] if t in slot.arm else self._tensor(slot, info)
+            out[t] = np.array(q) if job.raw else info.quant.to_float(q, where=f"output '{t}'")
+        return out
+
+    def _finish(self, job: _Job, result: Any = None, exc: BaseException | None = None) -> None:
+        slot, job.slot = job.slot, None
+        if slot is not None:
+            self._free_slots.put(slot)
+        if job.future.done():  # pragma: no cover - every job finishes once by construction
+            return
+        if exc is not None:
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    def _dispatch(self) -> None:
+        while True:
+            job = self._ready.get()
+            if job is None:
+                return
+            try:
+                if job.slot is None:
+                    job.slot = self._free_slots.get()
+                    self._load_inputs(job)
+                while job.step < len(self.model.steps):
+                    idx = job.step
+                    step = self.model.steps[idx]
+                    if isinstance(step, ArmStep):
+                        if self._arm_pool is not None:
+                            self._arm_pool.submit(self._arm_then_requeue, job)
+                            break
+                        self._arm_step(idx, job.slot)
+                    else:
+                        self._engine_step(idx, job.slot)
+                    job.step += 1
+                else:
+                    self._finish(job, self._outputs(job))
+            except BaseException as exc:
+                self._finish(job, exc=exc)
+
+    def _arm_then_requeue(self, job: _Job) -> None:
+        try:
+            assert job.slot is not None
+            self._arm_step(job.step, job.slot)
+            job.step += 1
+            if job.step == len(self.model.steps):
+                self._finish(job, self._outputs(job))
+            else:
+                self._ready.put(job)
+        except BaseException as exc:
+            self._finish(job, exc=exc)
+
+    # ------------------------------------------------------------------ public API
+    def _check_feeds(self, x: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        inputs = self.model.inputs
+        feeds = {inputs[0]: x} if isinstance(x, np.ndarray) and len(inputs) == 1 else x
+        if not isinstance(feeds, Mapping):
+            raise InputError(f"model '{self.model.name}' has inputs {list(inputs)}: pass a dict")
+        if set(feeds) != set(inputs):
+            raise InputError(
+                f"model '{self.model.name}' inputs are {list(inputs)}, got {sorted(feeds)}"
+            )
+        out = {}
+        for name in inputs:
+            a = np.asarray(feeds[name])
+            shape = self.model.tensors[name].shape
+            if tuple(a.shape) != tuple(shape):
+                raise InputError(f"input '{name}': expected shape {tuple(shape)}, got {a.shape}")
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise InputError(f"input '{name}' contains NaN or infinite values")
+            out[name] = a
+        return out
+
+    def submit(
+        self, x: Mapping[str, np.ndarray] | np.ndarray, raw: bool = False, timeout: float = 60.0
+    ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
+        """Queue one frame; returns a future of its outputs.
+
+        Args:
+            x: Input name -> float32 array (dequantized values, quantized here) or an array of
+                the input's storage dtype (already quantized, used as is), shape as compiled
+                (batch 1, NCHW); a bare array for a single-input model.
+            raw: Outputs as the integers of their storage dtype instead of float32.
+            timeout: Seconds to wait for a free in-flight slot.
+
+        Raises:
+            InputError: bad inputs. RuntimeClosedError: after :meth:`close`.
+            TimeoutError: no slot became free in time.
+        """
+        if self._closed:
+            raise RuntimeClosedError(f"runtime of '{self.model.name}' is closed")
+        feeds = self._check_feeds(x)
+        if not self._inflight.acquire(timeout=timeout):
+            raise TimeoutError(f"no in-flight slot free after {timeout:g} s")
+        fut: concurrent.futures.Future[dict[str, np.ndarray]] = concurrent.futures.Future()
+        fut.add_done_callback(lambda _f: self._inflight.release())
+        self._ready.put(_Job(feeds, raw, fut))
+        return fut
+
+    def run(
+        self, x: Mapping[str, np.ndarray] | np.ndarray, raw: bool = False, timeout: float = 60.0
+    ) -> dict[str, np.ndarray]:
+        """Run one frame and return its outputs (see :meth:`submit`)."""
+        return self.submit(x, raw=raw).result(timeout=timeout)
+
+    def profile_reset(self) -> None:
+        """Clear the accumulated profile (and measure one bare register access)."""
+        self._profile = [
+            StepProfile(
+                i,
+                "arm" if isinstance(s, ArmStep) else "engine",
+                tuple([s.name] if isinstance(s, ArmStep) else s.layers),
+            )
+            for i, s in enumerate(self.model.steps)
+        ]
+        scratch = self.cfg.register("SCRATCH").offset
+        t0 = time.perf_counter()
+        for _ in range(20):
+            self._engine_mmio.read(scratch)
+        self._access_s = (time.perf_counter() - t0) / 20
+
+    def profile(self) -> list[dict[str, Any]]:
+        """Per step: calls, modeled board time, host wall time, scheduler overhead (means)."""
+        return [p.per_call() for p in self._profile]
+
+    @property
+    def trace(self) -> list[tuple[str, str, int, int]]:
+        """Register accesses recorded with ``trace=True``: (R/W, block, offset, value)."""
+        return self._regs.trace
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the threads (after the queued frames) and release every buffer."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._ready.put(None)
+        self._dispatcher.join(timeout)
+        if self._arm_pool is not None:
+            self._arm_pool.shutdown(wait=True)
+        bufs = [self._weights]
+        for slot in self._slots:
+            bufs += [ch.desc for chains in slot.chains.values() for ch in chains]
+            bufs.append(slot.acts)
+        for buf, ch in self._cmds.values():
+            bufs += [buf, ch.desc]
+        self._slots, self._cmds = [], {}
+        for b in bufs:
+            # the emulated board frees explicitly; pynq's freebuffer does it on a board
+            free = getattr(self.device, "free", None) if self.emulated else None
+            if callable(free):
+                free(b)
+            else:
+                b.freebuffer()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "emulated board" if self.emulated else "board"
+        return f"Runtime('{self.model.name}' on {self.cfg.name}, {where})"

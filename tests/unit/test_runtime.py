@@ -1,0 +1,268 @@
+"""arm_scheduler.Runtime on the emulated board, through pynq's MMIO / allocate / DMA objects.
+
+Reference: the integer reference (``QuantizedGraph.run(raw=True)``), bit for bit. Faults are
+injected in the emulated DMA channels and engine IP; every frame must get exactly one outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+import edge_dnn
+from arm_scheduler import pg021
+from arm_scheduler.emulated.axi_dma import DmaFault
+from arm_scheduler.emulated.device import EmulatedDevice
+from arm_scheduler.emulated.engine_ip import EngineIpFault
+from arm_scheduler.runtime import (
+    ContiguousMemoryBudgetError,
+    DmaTransferError,
+    EngineStatusError,
+    EngineTimeoutError,
+    ModelMismatchError,
+    Runtime,
+    RuntimeClosedError,
+    SchedulerError,
+)
+from edge_dnn.compiler import CompiledModel, compile_model
+from edge_dnn.errors import InputError
+from edge_dnn.overlay.config import load_overlay
+from edge_dnn.quant.qgraph import QuantizedGraph
+from edge_dnn.quant.quantizer import QuantizationWarning, quantize
+from edge_dnn.zoo import model_files
+
+_QG: dict[str, QuantizedGraph] = {}
+_M: dict[tuple[str, str], CompiledModel] = {}
+
+
+def digits_qg() -> QuantizedGraph:
+    if "digits" not in _QG:
+        g = edge_dnn.load_caffe(*model_files("digits"))
+        name, shape = next(iter(g.inputs.items()))
+        x = np.random.default_rng(0).standard_normal((4, *shape[1:])).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuantizationWarning)
+            _QG["digits"] = quantize(g, {name: x}, method="minmax", progress=False)
+    return _QG["digits"]
+
+
+def digits(overlay: str = "zcu104") -> CompiledModel:
+    if ("digits", overlay) not in _M:
+        _M["digits", overlay] = compile_model(digits_qg(), overlay)
+    return _M["digits", overlay]
+
+
+def frames(n: int, seed: int = 1) -> list[np.ndarray]:
+    qg = digits_qg()
+    shape = next(iter(qg.graph.inputs.values()))
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((1, *shape[1:])).astype(np.float32) for _ in range(n)]
+
+
+def reference(x: np.ndarray) -> np.ndarray:
+    qg = digits_qg()
+    name = next(iter(qg.graph.inputs))
+    return qg.run({name: x}, raw=True)[qg.outputs[0]]
+
+
+@pytest.fixture()
+def device() -> EmulatedDevice:
+    return EmulatedDevice(ddr_bytes=64 << 20)
+
+
+def test_bit_exact_and_dequantized(device: EmulatedDevice) -> None:
+    qg = digits_qg()
+    out_name = qg.outputs[0]
+    with Runtime(digits(), device) as rt:
+        for x in frames(3):
+            got = rt.run(x, raw=True)
+            assert np.array_equal(got[out_name], reference(x))
+            deq = rt.run(x)[out_name]
+            name = next(iter(qg.graph.inputs))
+            assert np.array_equal(deq, qg.run({name: x})[out_name])
+        prof = rt.profile()
+        engine = [p for p in prof if p["kind"] == "engine"]
+        assert engine and all(p["calls"] == 6 and p["board_ms"] > 0 for p in engine)
+        assert all(p["overhead_us"] > 0 for p in engine)
+        # modeled board time = the engine's cycle counter at the fabric clock
+        cfg = load_overlay("zcu104")
+        cycles = rt._reg("CNT_CYCLES_LO")
+        assert engine[-1]["board_ms"] == pytest.approx(cycles / cfg.clocks.fabric_mhz / 1e3)
+
+
+def test_register_trace_of_one_run(device: EmulatedDevice) -> None:
+    model = digits()
+    cfg = load_overlay("zcu104")
+    with Runtime(model, device, trace=True) as rt:
+        rt.trace.clear()
+        rt.run(frames(1)[0], raw=True)
+        writes = [(who, off, v) for rw, who, off, v in rt.trace if rw == "W"]
+        (step,) = [s for s in model.engine_steps]
+        used = [s for s in step.transfers if len(step.transfer_list(s))]
+        slot = rt._slots[0]
+        idx = model.steps.index(step)
+        chains = {ch.channel.stream: ch for ch in slot.chains[idx]}
+        chains[cfg.streams_with_role("cmd")[0].name] = rt._cmds[idx][1]
+        assert set(chains) == {*used, cfg.streams_with_role("cmd")[0].name}
+        for stream, ch in chains.items():
+            c = ch.channel
+            seq = [(off - c.offset, v) for who, off, v in writes if who == c.who]
+            # CURDESC, DMACR.RS, TAILDESC (the MSB write starts the channel)
+            assert seq == [
+                (pg021.REG_CURDESC, ch.head & 0xFFFFFFFF),
+                (pg021.REG_CURDESC_MSB, ch.head >> 32),
+                (pg021.REG_DMACR, pg021.CR_RS),
+                (pg021.REG_TAILDESC, ch.tail & 0xFFFFFFFF),
+                (pg021.REG_TAILDESC_MSB, ch.tail >> 32),
+            ], stream
+            # descriptors point at the physical addresses of the transfer list
+            rows = step.transfer_list(stream) if stream in step.transfers else []
+            for k, t in enumerate(rows):
+                addr = int(ch.desc[k, 2]) | int(ch.desc[k, 3]) << 32
+                assert addr == rt._address(slot.acts, t.offset, t.length, idx, stream)
+                assert int(ch.desc[k, 6]) & pg021.ST_LENGTH_MASK == t.length
+        start = cfg.register("CONTROL")
+        engine_writes = [(off, v) for who, off, v in writes if who == "engine"]
+        assert engine_writes == [(start.offset, start.field("START").mask)]
+        reads = [v for rw, who, off, v in rt.trace if rw == "R" and who == "engine"]
+        assert reads and reads[-1] & cfg.register("STATUS").field("DONE").mask
+
+
+def _dma(stream: str, fault: DmaFault) -> object:
+    return lambda ov: ov.inject_dma_fault(stream, fault)
+
+
+def _eng(fault: EngineIpFault, **kw: int) -> object:
+    return lambda ov: ov.engine.inject_fault(fault, **kw)
+
+
+@pytest.mark.parametrize(
+    ("arm", "error", "text"),
+    [
+        (_dma("act_in0", DmaFault.SLAVE_ERROR), DmaTransferError, "MM2S"),
+        (_dma("act_out0", DmaFault.DECODE_ERROR), DmaTransferError, "S2MM"),
+        (_dma("weights0", DmaFault.SG_DECODE_ERROR), DmaTransferError, "DMASR"),
+        (_dma("act_in0", DmaFault.HANG), EngineTimeoutError, "not finished"),
+        (_eng(EngineIpFault.HANG), EngineTimeoutError, "STATUS="),
+        (_eng(EngineIpFault.CORRUPT_COMMAND, word=9, bit=3), EngineStatusError, "error code"),
+    ],
+)
+def test_each_fault_is_reported_and_the_next_run_succeeds(
+    device: EmulatedDevice, arm: object, error: type[Exception], text: str
+) -> None:
+    x = frames(1)[0]
+    with Runtime(digits(), device, timeout=0.3) as rt:
+        arm(device.overlay)  # type: ignore[operator]
+        t0 = time.monotonic()
+        with pytest.raises(error, match=text) as ei:
+            rt.run(x, raw=True)
+        assert time.monotonic() - t0 < 5.0
+        assert "conv1" in str(ei.value)  # names the run's layers
+        assert isinstance(ei.value, SchedulerError)
+        got = rt.run(x, raw=True)
+        assert np.array_equal(next(iter(got.values())), reference(x))
+
+
+def test_thousand_frames_with_random_faults_lose_nothing(device: EmulatedDevice) -> None:
+    xs = frames(8, seed=5)
+    refs = [reference(x) for x in xs]
+    rng = np.random.default_rng(11)
+    faults = [
+        lambda ov: ov.inject_dma_fault("act_in0", DmaFault.SLAVE_ERROR),
+        lambda ov: ov.inject_dma_fault("weights0", DmaFault.DECODE_ERROR),
+        lambda ov: ov.inject_dma_fault("act_out0", DmaFault.SLAVE_ERROR),
+        lambda ov: ov.engine.inject_fault(EngineIpFault.HANG),
+        lambda ov: ov.engine.inject_fault(EngineIpFault.CORRUPT_COMMAND, word=12, bit=7),
+    ]
+    with Runtime(digits(), device, timeout=0.05, max_in_flight=3) as rt:
+        futures = []
+        injected = 0
+        for i in range(1000):
+            if rng.random() < 0.03:
+                faults[int(rng.integers(len(faults)))](device.overlay)
+                injected += 1
+            futures.append((i, rt.submit(xs[i % len(xs)], raw=True)))
+        ok = failed = 0
+        for i, fut in futures:
+            try:
+                got = fut.result(timeout=60)
+            except SchedulerError:
+                failed += 1
+                continue
+            assert np.array_equal(next(iter(got.values())), refs[i % len(xs)]), i
+            ok += 1
+        assert ok + failed == 1000
+        assert 0 < failed <= injected
+        assert all(f.done() for _, f in futures)
+
+
+def test_submit_pipelines_and_results_come_back_in_order(device: EmulatedDevice) -> None:
+    xs = frames(10, seed=2)
+    with Runtime(digits(), device, max_in_flight=3) as rt:
+        futs = [rt.submit(x, raw=True) for x in xs]
+        for x, f in zip(xs, futs):
+            assert np.array_equal(next(iter(f.result(timeout=30).values())), reference(x))
+    with pytest.raises(RuntimeClosedError):
+        rt.submit(xs[0])
+
+
+def test_mismatched_overlay_is_refused(device: EmulatedDevice) -> None:
+    device.add_overlay(load_overlay("zcu102"))
+    with pytest.raises(ModelMismatchError, match=r"zcu104.*zcu102"):
+        Runtime(digits("zcu104"), device)
+
+
+def test_contiguous_memory_budget_is_checked_first() -> None:
+    small = EmulatedDevice(ddr_bytes=64 << 20, cma_bytes=64 << 10)
+    with pytest.raises(ContiguousMemoryBudgetError) as ei:
+        Runtime(digits(), small)
+    assert ei.value.needed > ei.value.available
+    assert small.memory_stats().in_use == 0
+
+
+def test_close_releases_every_buffer(device: EmulatedDevice) -> None:
+    device.add_overlay(load_overlay("zcu104"))
+    before = device.memory_stats().in_use
+    rt = Runtime(digits(), device)
+    assert device.memory_stats().in_use > before
+    rt.run(frames(1)[0])
+    rt.close()
+    assert device.memory_stats().in_use == before
+    assert not [t for t in threading.enumerate() if t.name.startswith("edge-dnn-dispatch")
+                and t.is_alive() and getattr(t, "_target", None) is None]  # fmt: skip
+
+
+def test_bad_inputs(device: EmulatedDevice) -> None:
+    with Runtime(digits(), device) as rt:
+        with pytest.raises(InputError, match="expected shape"):
+            rt.run(np.zeros((2, 1, 8, 8), np.float32))
+        with pytest.raises(InputError, match="NaN"):
+            rt.run(np.full((1, 1, 8, 8), np.nan, np.float32))
+        with pytest.raises(InputError, match="inputs are"):
+            rt.run({"nope": np.zeros((1, 1, 8, 8), np.float32)})
+
+
+def test_two_runtimes_share_one_overlay_from_two_threads(device: EmulatedDevice) -> None:
+    a = Runtime(digits(), device)
+    b = Runtime(digits(), device, arm_thread=False)
+    xs = frames(6, seed=9)
+    errors: list[str] = []
+
+    def worker(rt: Runtime) -> None:
+        for x in xs:
+            got = next(iter(rt.run(x, raw=True).values()))
+            if not np.array_equal(got, reference(x)):
+                errors.append("mismatch")
+
+    ts = [threading.Thread(target=worker, args=(rt,)) for rt in (a, b, a)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    a.close()
+    b.close()
+    assert not errors
