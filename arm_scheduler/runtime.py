@@ -234,10 +234,13 @@ class _Channel:
 
 @dataclasses.dataclass
 class _Chain:
+    """One engine run's segment of a channel's descriptor ring."""
+
     channel: _Channel
-    desc: Any  # PynqBuffer (n, 16) uint32
+    desc: Any  # view (n, 16) uint32 of the ring's PynqBuffer
     head: int
     tail: int
+    next_head: int  # NXTDESC of the tail: the head of the channel's next segment in the ring
 
 
 @dataclasses.dataclass
@@ -425,38 +428,44 @@ class Runtime:
 
         self._weights = alloc((max(1, w_hi - w_lo),), np.uint8)
         self._weights[: w_hi - w_lo] = mem.weights
+        self._rings: list[Any] = []
         self._cmds: dict[int, tuple[Any, _Chain]] = {}
         cmd_channel = self._channels[self.cfg.streams_with_role("cmd")[0].name]
+        cmd_segments: list[tuple[int, list[tuple[int, int, bool]]]] = []
+        cmd_bufs = {}
         for i in engine_steps:
             step = self.model.steps[i]
             assert isinstance(step, EngineStep)
             buf = alloc((step.cmd.size,), np.uint32)
             buf[:] = step.cmd
-            chain = self._build_chain(
-                cmd_channel, [(int(buf.physical_address), int(buf.nbytes), True)], alloc
-            )
-            self._cmds[i] = (buf, chain)
+            cmd_bufs[i] = buf
+            cmd_segments.append((i, [(int(buf.physical_address), int(buf.nbytes), True)]))
+        for i, chain in self._build_ring(cmd_channel, cmd_segments, alloc).items():
+            self._cmds[i] = (cmd_bufs[i], chain)
         self._slots: list[_Slot] = []
         for k in range(slots):
             acts = alloc((mem.size,), np.uint8)
             acts[:] = 0
-            chains: dict[int, list[_Chain]] = {}
-            for i in engine_steps:
-                step = self.model.steps[i]
-                assert isinstance(step, EngineStep)
-                chains[i] = []
-                for s in self.cfg.streams:
-                    if s.role == "cmd" or s.name not in step.transfers:
-                        continue
-                    rows = step.transfer_list(s.name)
-                    if not rows:
-                        continue
-                    addrs = [
-                        (self._address(acts, t.offset, t.length, i, s.name), t.length, t.last)
-                        for t in rows
-                    ]
-                    chains[i].append(self._build_chain(self._channels[s.name], addrs, alloc))
+            chains: dict[int, list[_Chain]] = {i: [] for i in engine_steps}
+            for s in self.cfg.streams:
+                if s.role == "cmd":
+                    continue
+                segments = []
+                for i in engine_steps:
+                    step = self.model.steps[i]
+                    assert isinstance(step, EngineStep)
+                    rows = step.transfer_list(s.name) if s.name in step.transfers else []
+                    if rows:
+                        segments.append((i, [
+                            (self._address(acts, t.offset, t.length, i, s.name), t.length, t.last)
+                            for t in rows
+                        ]))  # fmt: skip
+                if segments:
+                    ring = self._build_ring(self._channels[s.name], segments, alloc)
+                    for i, chain in ring.items():
+                        chains[i].append(chain)
             self._slots.append(_Slot(k, acts, chains))
+        self._pos: dict[str, int] = {}  # stream -> next_head of the segment it last ran
 
     def _address(self, acts: Any, offset: int, length: int, step: int, stream: str) -> int:
         """Physical address of a transfer: in the shared weights or in the slot's area."""
@@ -470,34 +479,57 @@ class Runtime:
             f"0x{offset + length:X}) straddles the weights region"
         )
 
-    @staticmethod
-    def _build_chain(
-        channel: _Channel, rows: list[tuple[int, int, bool]], alloc: Callable[..., Any]
-    ) -> _Chain:
-        n = len(rows)
+    def _build_ring(
+        self,
+        channel: _Channel,
+        segments: list[tuple[int, list[tuple[int, int, bool]]]],
+        alloc: Callable[..., Any],
+    ) -> dict[int, _Chain]:
+        """One channel's descriptor ring: the segments of consecutive engine runs, linked in
+        order, the last back to the first. After a run the channel idles on the tail of its
+        segment, whose NXTDESC is the next segment's head: the next run only moves TAILDESC."""
+        n = sum(len(rows) for _, rows in segments)
         desc = alloc((n, pg021.DESC_BYTES // 4), np.uint32)
         desc[:] = 0
+        self._rings.append(desc)
         pa = int(desc.physical_address)
         mm2s = channel.offset == pg021.MM2S_OFFSET
-        for i, (addr, length, last) in enumerate(rows):
-            nxt = pa + pg021.DESC_BYTES * ((i + 1) % n)
-            flags = 0
-            if mm2s:
-                first = i == 0 or rows[i - 1][2]
-                flags = (pg021.CTRL_SOF if first else 0) | (pg021.CTRL_EOF if last else 0)
-            desc[i, 0] = nxt & _M32
-            desc[i, 1] = nxt >> 32
-            desc[i, 2] = addr & _M32
-            desc[i, 3] = addr >> 32
-            desc[i, 6] = length | flags
-        return _Chain(channel, desc, pa, pa + pg021.DESC_BYTES * (n - 1))
+        out: dict[int, _Chain] = {}
+        pos = 0
+        for step, rows in segments:
+            first = pos
+            for j, (addr, length, last) in enumerate(rows):
+                nxt = pa + pg021.DESC_BYTES * ((pos + 1) % n)
+                flags = 0
+                if mm2s:
+                    sof = j == 0 or rows[j - 1][2]
+                    flags = (pg021.CTRL_SOF if sof else 0) | (pg021.CTRL_EOF if last else 0)
+                desc[pos, 0] = nxt & _M32
+                desc[pos, 1] = nxt >> 32
+                desc[pos, 2] = addr & _M32
+                desc[pos, 3] = addr >> 32
+                desc[pos, 6] = length | flags
+                pos += 1
+            head = pa + pg021.DESC_BYTES * first
+            tail = pa + pg021.DESC_BYTES * (pos - 1)
+            out[step] = _Chain(
+                channel, desc[first:pos], head, tail, pa + pg021.DESC_BYTES * (pos % n)
+            )
+        return out
 
     # ------------------------------------------------------------------ engine runs
     def _start_chain(self, ch: _Chain) -> None:
-        ch.desc[:, pg021.DESC_STATUS // 4] = 0  # Cmplt of the previous run
+        ch.desc[:, pg021.DESC_STATUS // 4] = 0  # Cmplt of the previous pass over the ring
         c, r = ch.channel, self._regs
+        if self._pos.get(c.stream) == ch.head:
+            # The channel idles on the previous segment's tail, whose NXTDESC is this head:
+            # moving TAILDESC restarts it (PG021 tail-pointer mode).
+            r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC, ch.tail & _M32)
+            r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC_MSB, ch.tail >> 32)
+            self._pos[c.stream] = ch.next_head
+            return
         # PG021: CURDESC may only be written while the channel is halted; a channel left
-        # running (idle) by the previous run is stopped first (RS = 0 halts an idle channel).
+        # running (idle) by a run of another slot is stopped first (RS = 0 halts it).
         if not r.read(c.mmio, c.who, c.offset + pg021.REG_DMASR) & pg021.SR_HALTED:
             r.write(c.mmio, c.who, c.offset + pg021.REG_DMACR, 0)
             deadline = time.monotonic() + self.timeout
@@ -509,6 +541,7 @@ class Runtime:
         r.write(c.mmio, c.who, c.offset + pg021.REG_DMACR, pg021.CR_RS)
         r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC, ch.tail & _M32)
         r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC_MSB, ch.tail >> 32)
+        self._pos[c.stream] = ch.next_head
 
     def _status_regs(self) -> dict[str, int]:
         regs = {"STATUS": self._reg("STATUS")}
@@ -518,6 +551,7 @@ class Runtime:
 
     def reset(self) -> None:
         """Reset the engine (SOFT_RESET) and every DMA (DMACR.Reset)."""
+        self._pos.clear()
         ctrl = self.cfg.register("CONTROL")
         self._regs.write(self._engine_mmio, "engine", ctrl.offset, ctrl.field("SOFT_RESET").mask)
         for dma in {c.dma: c for c in self._channels.values()}.values():
@@ -563,6 +597,14 @@ class Runtime:
                         step.layers,
                         regs,
                     )
+                if st & done:
+                    # Finished: only the S2MM channels may still be draining or have failed.
+                    srs = [self._sr(c) for c in s2mm]
+                    if not any(sr & pg021.SR_ERRORS for sr in srs):
+                        if all(sr & pg021.SR_IDLE for sr in srs):
+                            break
+                        if time.monotonic() <= deadline:
+                            continue
                 dma_err = self._dma_errors()
                 if dma_err:
                     regs = self._status_regs()
@@ -570,8 +612,6 @@ class Runtime:
                     raise DmaTransferError(
                         "DMA error on " + ", ".join(dma_err), index, step.layers, regs
                     )
-                if st & done and all(self._idle(c) for c in s2mm):
-                    break
                 if time.monotonic() > deadline:
                     regs = self._status_regs()
                     self.reset()
@@ -586,8 +626,8 @@ class Runtime:
         prof.overhead_s += max(0.0, wall - hw) + (self._regs.count - n0) * self._access_s
         prof.board_s += (self._now_ns() - clock0) / 1e9
 
-    def _idle(self, c: _Channel) -> bool:
-        return bool(self._regs.read(c.mmio, c.who, c.offset + pg021.REG_DMASR) & pg021.SR_IDLE)
+    def _sr(self, c: _Channel) -> int:
+        return self._regs.read(c.mmio, c.who, c.offset + pg021.REG_DMASR)
 
     def _dma_errors(self) -> list[str]:
         out = []
@@ -794,13 +834,10 @@ class Runtime:
         self._dispatcher.join(timeout)
         if self._arm_pool is not None:
             self._arm_pool.shutdown(wait=True)
-        bufs = [self._weights]
-        for slot in self._slots:
-            bufs += [ch.desc for chains in slot.chains.values() for ch in chains]
-            bufs.append(slot.acts)
-        for buf, ch in self._cmds.values():
-            bufs += [buf, ch.desc]
-        self._slots, self._cmds = [], {}
+        bufs = [self._weights, *self._rings]
+        bufs += [slot.acts for slot in self._slots]
+        bufs += [buf for buf, _ in self._cmds.values()]
+        self._slots, self._cmds, self._rings = [], {}, []
         for b in bufs:
             # the emulated board frees explicitly; pynq's freebuffer does it on a board
             free = getattr(self.device, "free", None) if self.emulated else None
