@@ -119,6 +119,9 @@ class OverlayArbiter:
         self._cond = threading.Condition()
         self._next = 0
         self._serving = 0
+        self.positions: dict[int, int] = {}
+        """DMA channel (physical register address) -> ``NXTDESC`` of the descriptor it idles
+        on. Shared by every runtime of the device: the channels are; guarded by :meth:`hold`."""
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -230,6 +233,11 @@ class _Channel:
     @property
     def who(self) -> str:
         return f"{self.dma}.{'MM2S' if self.offset == 0 else 'S2MM'}"
+
+    @property
+    def key(self) -> int:
+        """The channel's identity on the bus: its register block's physical address."""
+        return int(getattr(self.mmio, "base_addr", 0)) + self.offset
 
 
 @dataclasses.dataclass
@@ -350,6 +358,7 @@ class Runtime:
                     off = pg021.MM2S_OFFSET if direction == "mm2s" else pg021.S2MM_OFFSET
                     self._channels[stream] = _Channel(d.name, off, dmas[d.name].mmio, stream)
         self._arbiter = arbiter_of(self.device)
+        self._pos = self._arbiter.positions
         self._allocate(max_in_flight)
         self._inflight = threading.BoundedSemaphore(len(self._slots))
         self.profile_reset()
@@ -465,7 +474,6 @@ class Runtime:
                     for i, chain in ring.items():
                         chains[i].append(chain)
             self._slots.append(_Slot(k, acts, chains))
-        self._pos: dict[str, int] = {}  # stream -> next_head of the segment it last ran
 
     def _address(self, acts: Any, offset: int, length: int, step: int, stream: str) -> int:
         """Physical address of a transfer: in the shared weights or in the slot's area."""
@@ -521,12 +529,12 @@ class Runtime:
     def _start_chain(self, ch: _Chain) -> None:
         ch.desc[:, pg021.DESC_STATUS // 4] = 0  # Cmplt of the previous pass over the ring
         c, r = ch.channel, self._regs
-        if self._pos.get(c.stream) == ch.head:
+        if self._pos.get(c.key) == ch.head:
             # The channel idles on the previous segment's tail, whose NXTDESC is this head:
             # moving TAILDESC restarts it (PG021 tail-pointer mode).
             r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC, ch.tail & _M32)
             r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC_MSB, ch.tail >> 32)
-            self._pos[c.stream] = ch.next_head
+            self._pos[c.key] = ch.next_head
             return
         # PG021: CURDESC may only be written while the channel is halted; a channel left
         # running (idle) by a run of another slot is stopped first (RS = 0 halts it).
@@ -541,7 +549,7 @@ class Runtime:
         r.write(c.mmio, c.who, c.offset + pg021.REG_DMACR, pg021.CR_RS)
         r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC, ch.tail & _M32)
         r.write(c.mmio, c.who, c.offset + pg021.REG_TAILDESC_MSB, ch.tail >> 32)
-        self._pos[c.stream] = ch.next_head
+        self._pos[c.key] = ch.next_head
 
     def _status_regs(self) -> dict[str, int]:
         regs = {"STATUS": self._reg("STATUS")}

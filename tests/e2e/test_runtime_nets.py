@@ -46,13 +46,16 @@ def test_lenet_and_yuface_concurrently(nets_dir: Path) -> None:
     errors: list[str] = []
 
     def serve(key: str) -> None:
-        n = net(key, nets_dir)
-        futs = [runtimes[key].submit(n.feeds, raw=True) for _ in range(3)]
-        for f in futs:
-            out = f.result(timeout=300)
-            for t in n.qg.outputs:
-                if not np.array_equal(out[t], n.ref[t]):
-                    errors.append(f"{key}: output '{t}' differs")
+        try:
+            n = net(key, nets_dir)
+            futs = [runtimes[key].submit(n.feeds, raw=True) for _ in range(3)]
+            for f in futs:
+                out = f.result(timeout=300)
+                for t in n.qg.outputs:
+                    if not np.array_equal(out[t], n.ref[t]):
+                        errors.append(f"{key}: output '{t}' differs")
+        except Exception as exc:  # reported by the assertion below
+            errors.append(f"{key}: {exc!r}")
 
     threads = [threading.Thread(target=serve, args=(k,)) for k in keys]
     for t in threads:

@@ -253,10 +253,13 @@ def test_two_runtimes_share_one_overlay_from_two_threads(device: EmulatedDevice)
     errors: list[str] = []
 
     def worker(rt: Runtime) -> None:
-        for x in xs:
-            got = next(iter(rt.run(x, raw=True).values()))
-            if not np.array_equal(got, reference(x)):
-                errors.append("mismatch")
+        try:
+            for x in xs:
+                got = next(iter(rt.run(x, raw=True).values()))
+                if not np.array_equal(got, reference(x)):
+                    errors.append("mismatch")
+        except Exception as exc:  # reported by the assertion below
+            errors.append(repr(exc))
 
     ts = [threading.Thread(target=worker, args=(rt,)) for rt in (a, b, a)]
     for t in ts:
