@@ -35,6 +35,7 @@ from edge_dnn.compiler.codegen import (
     WeightsBlob,
     gen_conv,
     gen_eltwise,
+    gen_norm,
     gen_pool,
 )
 from edge_dnn.compiler.emit import RunEmitter
@@ -56,6 +57,8 @@ from edge_dnn.compiler.tiling import (
     ConvSpec,
     EltPlan,
     EltSpec,
+    NormPlan,
+    NormSpec,
     Plan,
     PlanContext,
     PoolPlan,
@@ -403,6 +406,12 @@ class _Compiler:
         elif isinstance(spec, PoolSpec):
             assert isinstance(plan, PoolPlan)
             gen_pool(
+                em, self.cfg, spec, plan, srcs[0], dst, lay.work_base, self.blob, tag, op.name,
+                self.slot,
+            )  # fmt: skip
+        elif isinstance(spec, NormSpec):
+            assert isinstance(plan, NormPlan)
+            gen_norm(
                 em, self.cfg, spec, plan, srcs[0], dst, lay.work_base, self.blob, tag, op.name,
                 self.slot,
             )  # fmt: skip

@@ -21,6 +21,8 @@ from edge_dnn.compiler.pack import (
     avgpool_table_word,
     dense_weight_words,
     depthwise_weight_words,
+    lrn_table_words,
+    params_word_bytes,
     params_words,
 )
 from edge_dnn.compiler.tiling import (
@@ -29,6 +31,8 @@ from edge_dnn.compiler.tiling import (
     ConvTask,
     EltPlan,
     EltSpec,
+    NormPlan,
+    NormSpec,
     PoolPlan,
     PoolSpec,
     band_list,
@@ -37,12 +41,14 @@ from edge_dnn.isa.format import (
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
+    ConfigNorm,
     ConfigPool,
     EltwiseOp,
     EltwiseTile,
     LoadInput,
     LoadParams,
     LoadWeights,
+    NormTile,
     PoolKind,
     PoolTile,
 )
@@ -55,7 +61,7 @@ from edge_dnn.isa.layout import (
 )
 from edge_dnn.overlay.config import OverlayConfig
 
-__all__ = ["Dst", "Src", "WeightsBlob", "gen_conv", "gen_eltwise", "gen_pool"]
+__all__ = ["Dst", "Src", "WeightsBlob", "gen_conv", "gen_eltwise", "gen_norm", "gen_pool"]
 
 WEIGHTS_KEY = "@weights"
 """Region key of the weights/params blob in transfer segments."""
@@ -522,6 +528,74 @@ def gen_pool(
                     tag=tag,
                 )
                 cx.emit_out(dst, out_base, tb0, tb, geo.oh, geo.ow, oh0, n)
+
+
+# ---------------------------------------------------------------------------- LRN
+def gen_norm(
+    em: RunEmitter,
+    cfg: OverlayConfig,
+    spec: NormSpec,
+    plan: NormPlan,
+    src: Src,
+    dst: Dst,
+    work_base: int,
+    blob: WeightsBlob,
+    tag: int,
+    layer_key: str,
+    slot: int = 0,
+) -> None:
+    """Instructions of an ACROSS_CHANNELS LRN: its factor table into half ``slot`` of the params
+    buffer, then NORM_TILEs of all channel blocks x rows over the resident map or row bands."""
+    cx = _Ctx(em, cfg, work_base, tag, blob)
+    geo, nb = spec.geo, spec.blocks
+    em.emit(
+        ConfigNorm,
+        precision=spec.prec,
+        in_signed=spec.in_signed,
+        in_h=geo.ih,
+        in_w=geo.iw,
+        local_size=spec.local_size,
+        lut_shift=spec.shift,
+        frac_bits=spec.frac,
+        qmin=spec.qmin,
+        qmax=spec.qmax,
+        tag=tag,
+    )
+    p_base = slot * (cfg.buffer("params").depth // 2)
+    off, n_bytes = blob.add((layer_key, "lrn"), lrn_table_words(cfg, spec.lut))
+    n_pw = n_bytes // params_word_bytes(cfg)
+    em.load(LoadParams, p_base, n_pw, [(WEIGHTS_KEY, off, n_bytes)], tag)
+    par_reads = [("params", p_base, p_base + n_pw)]
+    if plan.resident:
+        bands = [(0, geo.ih)]
+    else:
+        bands = [(r0, min(plan.n_oh_band, geo.ih - r0)) for r0 in range(0, geo.ih, plan.n_oh_band)]
+    half = plan.in_words // 2 if len(bands) > 1 else plan.in_words
+    for k, (r0, rows) in enumerate(bands):
+        if plan.resident:
+            base, ih0, in_rows = src.base, 0, geo.ih
+        else:
+            base = work_base + (k % 2) * half
+            cx.load_band(src, base, 0, nb, geo.ih, geo.iw, r0, rows)
+            ih0, in_rows = r0, rows
+        for oh0 in range(r0, r0 + rows, plan.n_oh_tile):
+            n = min(plan.n_oh_tile, r0 + rows - oh0)
+            out_base = cx.out_base()
+            em.emit(
+                NormTile,
+                reads=[("input", base, base + nb * in_rows * geo.iw), *par_reads],
+                writes=[("output", out_base, out_base + nb * n * geo.iw)],
+                in_base=base,
+                n_cb=nb,
+                ih0=ih0,
+                in_rows=in_rows,
+                oh0=oh0,
+                n_oh=n,
+                out_base=out_base,
+                p_base=p_base,
+                tag=tag,
+            )
+            cx.emit_out(dst, out_base, 0, nb, geo.oh, geo.ow, oh0, n)
 
 
 # ---------------------------------------------------------------------------- eltwise

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_dnn.isa.format import Precision
+from edge_dnn.isa.format import NORM_LUT_ENTRIES, Precision
 from edge_dnn.isa.layout import PARAM_SLOT_BITS, block_channels, group_channels, sub_steps
 from edge_dnn.overlay.config import OverlayConfig
 
@@ -19,6 +19,7 @@ __all__ = [
     "avgpool_table_word",
     "dense_weight_words",
     "depthwise_weight_words",
+    "lrn_table_words",
     "params_word_bytes",
     "params_words",
     "weight_word_bytes",
@@ -124,3 +125,19 @@ def avgpool_table_word(cfg: OverlayConfig, areas: dict[int, tuple[int, int]]) ->
             np.uint64(a) | (np.uint64(mm) << np.uint64(32)) | (np.uint64(ss) << np.uint64(48))
         )
     return np.ascontiguousarray(slots.astype("<u8")).view(np.uint8).reshape(-1)
+
+
+def lrn_table_words(cfg: OverlayConfig, lut: np.ndarray) -> np.ndarray:
+    """The params words of an LRN factor table (``docs/engine.md`` 6.3).
+
+    Entry ``j`` (uint16, little-endian) at bytes ``[2 j, 2 j + 2)`` of consecutive params words;
+    the last word is zero-padded.
+    """
+    t = np.asarray(lut)
+    if t.shape != (NORM_LUT_ENTRIES,) or t.min(initial=0) < 0 or t.max(initial=0) > 0xFFFF:
+        raise ValueError(f"an LRN table is {NORM_LUT_ENTRIES} uint16 entries, got {t.shape}")
+    raw = np.ascontiguousarray(t.astype("<u2")).view(np.uint8).reshape(-1)
+    pb = params_word_bytes(cfg)
+    out = np.zeros(-(-raw.size // pb) * pb, dtype=np.uint8)
+    out[: raw.size] = raw
+    return out

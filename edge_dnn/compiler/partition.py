@@ -4,7 +4,8 @@ The rules are those of ``docs/engine.md`` section 9 and the ISA v1 limits, appli
 quantized graph (batch 1):
 
 * Convolution (dense, grouped, depthwise, dilated), InnerProduct, per-channel affine layers
-  (depthwise 1x1), Pooling MAX / AVE, Eltwise SUM / MAX of two inputs run on the engine when
+  (depthwise 1x1), Pooling MAX / AVE, Eltwise SUM / MAX of two inputs, LRN across channels
+  (8-bit, over a dense channel layout) run on the engine when
   their tensors are integers of one precision the overlay supports, their geometry fits the ISA
   fields, and a tiling exists for the overlay's buffers (:mod:`edge_dnn.compiler.tiling`);
 * Concat along channels is addressing: its inputs are *views* into its buffer (no code), when
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_dnn.compiler.tiling import ConvSpec, EltSpec, PoolSpec, plan_layer
+from edge_dnn.compiler.tiling import ConvSpec, EltSpec, NormSpec, PoolSpec, plan_layer
 from edge_dnn.graph import Node
 from edge_dnn.isa.format import DIM_BITS, KERNEL_BITS, MAX_AREA_CLASSES, Precision
 from edge_dnn.isa.layout import block_channels, channel_blocks
@@ -40,6 +41,7 @@ from edge_dnn.layers.eltwise import Eltwise
 from edge_dnn.layers.flatten import Flatten
 from edge_dnn.layers.inner_product import InnerProduct
 from edge_dnn.layers.input import Input
+from edge_dnn.layers.lrn import LRN
 from edge_dnn.layers.pooling import Pooling
 from edge_dnn.layers.reshape import Reshape
 from edge_dnn.layers.scale import Scale
@@ -76,7 +78,8 @@ class EngineOp:
     Attributes:
         node: The graph node.
         nq: Its quantization.
-        kind: ``conv`` (Convolution, InnerProduct, affine), ``pool`` or ``eltwise``.
+        kind: ``conv`` (Convolution, InnerProduct, affine), ``pool``, ``eltwise`` or ``norm``
+            (LRN).
         inputs: Source tensors after alias resolution (``Split`` / ``Flatten`` seen through).
         output: The output tensor.
         spec: The geometry / parameters the tiling and code generation use.
@@ -88,7 +91,7 @@ class EngineOp:
     kind: str
     inputs: tuple[str, ...]
     output: str
-    spec: ConvSpec | PoolSpec | EltSpec
+    spec: ConvSpec | PoolSpec | EltSpec | NormSpec
     index: int
 
     @property
@@ -287,8 +290,10 @@ def _rebind(an: Analysis, op: EngineOp) -> str | None:
             op.spec = ConvSpec.affine(an.cfg, spec.prec, in_shape, nq, spec.qmin, spec.qmax, cmap)
         return None
     if not all(an.standard(t) for t in op.inputs):
+        if isinstance(spec, NormSpec):
+            return "LRN over a concat with channel gaps (its channel window needs dense channels)"
         return f"{n.type} over a concat with channel gaps (the output would need the same gaps)"
-    if isinstance(spec, PoolSpec):
+    if isinstance(spec, (PoolSpec, NormSpec)):
         spec.blocks = an.blocks(src)
     else:
         spec.blocks = an.blocks(src)
@@ -491,6 +496,29 @@ def _make_op(an: Analysis, n: Node, nq: NodeQuant, index: int) -> EngineOp | str
             an.blocks(srcs[0]),
         )
         return EngineOp(n, nq, "eltwise", srcs, n.outputs[0], espec, index)
+    if isinstance(layer, LRN):
+        table = nq.tables.get("lrn")
+        if layer.norm_region != "ACROSS_CHANNELS" or table is None:
+            return f"LRN {layer.norm_region}: no engine kernel"
+        if prec != Precision.INT8:
+            return "int16 LRN (the engine's LRN is 8-bit)"
+        src = _source(an, n.inputs[0], "all")
+        s = an.shapes[src]
+        if len(s) != 4:
+            return "LRN input is not 4-D"
+        if layer.local_size >= 1 << KERNEL_BITS:
+            return f"local_size {layer.local_size} exceeds the ISA limit {(1 << KERNEL_BITS) - 1}"
+        nspec = NormSpec.make(
+            cfg,
+            prec,
+            s,
+            layer.local_size,
+            table,
+            nq.inputs[0].dtype != "uint8",
+            out_tq.qmin,
+            out_tq.qmax,
+        )
+        return EngineOp(n, nq, "norm", (src,), n.outputs[0], nspec, index)
     return f"{n.type}: no engine kernel"
 
 

@@ -21,12 +21,18 @@ space available, minimising DDR traffic:
   the tallest band wins), tiles of blocks x rows in half the output buffer.
 * **Eltwise**: flat word ranges (both operands have the same layout), chunks in half the output
   buffer and, per DDR operand, half of the free input space.
+* **LRN** (across channels): the channel window spans channel blocks, so a band holds *all*
+  channel blocks of its rows; the resident map, or the tallest band (double-buffered when there
+  are several) that fits the free input buffer (no halo: the traffic is the map once); tiles of
+  all blocks x about 1/8 of the map's rows (at most what half the output buffer holds), so that
+  the store (or loop-back) of a tile overlaps the next tile's compute.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +53,8 @@ __all__ = [
     "ConvTask",
     "EltPlan",
     "EltSpec",
+    "NormPlan",
+    "NormSpec",
     "PlanContext",
     "PoolPlan",
     "PoolSpec",
@@ -54,6 +62,8 @@ __all__ = [
 ]
 
 _MAX_BLOCKS = (1 << BLOCK_COUNT_BITS) - 1
+_NORM_TILES = 8
+"""Tiles an LRN map is cut into (at least): the store of one overlaps the next one's compute."""
 _MAX_WORDS = (1 << 20) - 1
 
 
@@ -347,6 +357,56 @@ class EltSpec:
     blocks: int
 
 
+@dataclasses.dataclass(eq=False)
+class NormSpec:
+    """An ACROSS_CHANNELS LRN for the engine (vector unit, ``docs/arithmetic.md`` 5.1).
+
+    Attributes:
+        prec: Precision (int8 only in ISA 1.1).
+        geo: The map (input and output: ``ih = oh``, ``iw = ow``).
+        blocks: Channel blocks of the (dense) input layout; all of them form one tile.
+        in_signed: int8 (True) or uint8 input.
+        local_size: Caffe ``local_size``.
+        lut: Factor table, ``uint16[256]``.
+        shift: ``lut_shift``.
+        frac: Fraction bits ``F``.
+        qmin: Output lower bound.
+        qmax: Output upper bound.
+    """
+
+    prec: Precision
+    geo: Geometry
+    blocks: int
+    in_signed: bool
+    local_size: int
+    lut: np.ndarray
+    shift: int
+    frac: int
+    qmin: int
+    qmax: int
+
+    @classmethod
+    def make(
+        cls,
+        cfg: OverlayConfig,
+        prec: Precision,
+        in_shape: Sequence[int],
+        local_size: int,
+        table: Mapping[str, Any],
+        in_signed: bool,
+        qmin: int,
+        qmax: int,
+    ) -> NormSpec:
+        """The spec of an LRN layer over a dense input of shape ``in_shape`` (NCHW)."""
+        h, w = int(in_shape[2]), int(in_shape[3])
+        nb = -(-int(in_shape[1]) // block_channels(cfg, prec))
+        return cls(
+            prec, Geometry(h, w, h, w), nb, in_signed, int(local_size),
+            np.asarray(table["lut"], dtype=np.uint16), int(table["shift"]), int(table["frac"]),
+            qmin, qmax,
+        )  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- plans
 @dataclasses.dataclass(frozen=True)
 class PlanContext:
@@ -403,18 +463,33 @@ class EltPlan:
     out_region: int
 
 
-Plan = ConvPlan | PoolPlan | EltPlan
+@dataclasses.dataclass(frozen=True)
+class NormPlan:
+    """Tiling of a :class:`NormSpec`: bands and tiles always hold all ``band_blocks`` blocks."""
+
+    resident: bool
+    n_oh_band: int
+    band_blocks: int
+    tile_blocks: int
+    n_oh_tile: int
+    in_words: int
+    traffic: int
+    out_region: int
 
 
-def plan_layer(
-    cfg: OverlayConfig, spec: ConvSpec | PoolSpec | EltSpec, ctx: PlanContext | None
-) -> Plan | str:
+Plan = ConvPlan | PoolPlan | EltPlan | NormPlan
+Spec = ConvSpec | PoolSpec | EltSpec | NormSpec
+
+
+def plan_layer(cfg: OverlayConfig, spec: Spec, ctx: PlanContext | None) -> Plan | str:
     """The tiling of ``spec`` in ``ctx`` (``None``: empty buffers, input from DDR), or the
     reason no tiling fits."""
     if isinstance(spec, ConvSpec):
         return _plan_conv(cfg, spec, ctx)
     if isinstance(spec, PoolSpec):
         return _plan_pool(cfg, spec, ctx)
+    if isinstance(spec, NormSpec):
+        return _plan_norm(cfg, spec, ctx)
     return _plan_elt(cfg, spec, ctx)
 
 
@@ -573,3 +648,39 @@ def _plan_elt(cfg: OverlayConfig, spec: EltSpec, ctx: PlanContext | None) -> Elt
         return "no room for an eltwise chunk in the input buffer"
     copies = 1 if chunk >= total else 2
     return EltPlan(res, chunk, chunk * n_ddr * copies, (n_ddr + 1) * total * cb, out_region)
+
+
+def _plan_norm(cfg: OverlayConfig, spec: NormSpec, ctx: PlanContext | None) -> NormPlan | str:
+    in_cap, out_cap, _, par_cap = _capacities(cfg)
+    par = cfg.buffer("params")
+    table_words = -(-2 * len(spec.lut) // (par.banks * par.width_bits // 8))
+    if table_words > par_cap // 2:
+        return f"the LRN table ({table_words} params words) exceeds half the params buffer"
+    in_free = in_cap if ctx is None else ctx.in_free
+    resident = bool(ctx is not None and ctx.resident[0])
+    geo, nb = spec.geo, spec.blocks
+    out_region = out_cap // 2
+    if nb > _MAX_BLOCKS:
+        return f"{nb} channel blocks exceed the ISA's {_MAX_BLOCKS} (one LRN tile holds them all)"
+    row = nb * geo.iw
+    if row > out_region:
+        return (
+            f"one row of all {nb} channel blocks ({row} words) exceeds half the output buffer "
+            f"({out_region} words)"
+        )
+    tile_rows = max(1, min(out_region // row, -(-geo.oh // _NORM_TILES)))
+    if resident:
+        return NormPlan(True, geo.oh, nb, nb, min(geo.oh, tile_rows), 0, 0, out_region)
+    traffic = nb * geo.ih * geo.iw * block_bytes(cfg)
+    if row * geo.ih <= in_free:
+        n = geo.ih
+        words = row * n
+    else:
+        n = min(geo.ih, in_free // (2 * row))
+        words = 2 * row * n
+    if n < 1:
+        return (
+            f"one row of all {nb} channel blocks ({row} words, double-buffered) does not fit the "
+            f"free input buffer ({in_free} words)"
+        )
+    return NormPlan(False, n, nb, nb, min(n, tile_rows), words, traffic, out_region)

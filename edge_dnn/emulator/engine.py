@@ -26,7 +26,8 @@ hardware reports (``STATUS.ERROR_CODE``), the instruction index, opcode, field a
 
 Compute is vectorised: a COMPUTE_TILE is an im2col and one float64 GEMM (exact: every partial
 sum is an integer below 2**53, checked per tile, else an int64 GEMM is used), a depthwise tile
-one multiply-add per kernel tap, pooling one max / add per tap.
+one multiply-add per kernel tap, pooling one max / add per tap, LRN a cumulative sum of squares
+over the channels of every pixel.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from edge_dnn.isa import (
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
+    ConfigNorm,
     ConfigPool,
     EltwiseOp,
     EltwiseTile,
@@ -60,6 +62,7 @@ from edge_dnn.isa import (
     LoadParams,
     LoadWeights,
     Nop,
+    NormTile,
     PoolKind,
     PoolTile,
     Precision,
@@ -71,6 +74,7 @@ from edge_dnn.isa import (
 from edge_dnn.isa.format import (
     HEADER_WORDS,
     INSTR_WORDS,
+    NORM_LUT_ENTRIES,
     TOKEN_CAPACITY,
     as_words,
     config_hash_words,
@@ -248,6 +252,7 @@ class Engine:
         self._conv: ConfigConv | None = None
         self._pool: ConfigPool | None = None
         self._elt: ConfigEltwise | None = None
+        self._norm: ConfigNorm | None = None
         self._kept: _Kept | None = None
         self._timeline = Timeline(self.timing.decode_cycles())
 
@@ -321,6 +326,7 @@ class Engine:
         self.stalled_on = None
         self._tokens = dict.fromkeys(Token, 0)
         self._conv = self._pool = self._elt = None
+        self._norm = None
         self._kept = None
         self._crc = 0
         self._pc = 0
@@ -552,12 +558,17 @@ class Engine:
         elif isinstance(ins, ConfigEltwise):
             self._check_precision(i, ins, ins.precision)
             self._elt = ins
+        elif isinstance(ins, ConfigNorm):
+            self._check_precision(i, ins, ins.precision)
+            self._norm = ins
         elif isinstance(ins, ComputeTile):
             macs = self._compute(i, ins)
         elif isinstance(ins, PoolTile):
             self._pool_tile(i, ins)
         elif isinstance(ins, EltwiseTile):
             self._eltwise_tile(i, ins)
+        elif isinstance(ins, NormTile):
+            self._norm_tile(i, ins)
         elif isinstance(ins, StoreTile):
             self._store(i, ins)
         elif isinstance(ins, End):
@@ -578,7 +589,9 @@ class Engine:
                     )
         if self._races is not None:
             self._races.end(ins)
-        cycles = self.timing.instruction_cycles(ins, self._conv, self._pool, self._elt)
+        cycles = self.timing.instruction_cycles(
+            ins, self._conv, self._pool, self._elt, norm=self._norm
+        )
         self._timeline.issue(
             unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
         )
@@ -1233,6 +1246,67 @@ class Engine:
         a = self._elements(self.input[ra], _elem_dtype(elt.precision, elt.a_signed))
         b = self._elements(self.input[rb], _elem_dtype(elt.precision, elt.b_signed))
         self.output[ro] = self._store_elements(self._eltwise(elt, a, b), elt.precision)
+
+    def _norm_tile(self, i: int, ins: NormTile) -> None:
+        """LRN across channels (``docs/isa.md`` NORM_TILE, ``docs/arithmetic.md`` 5.1)."""
+        norm = self._norm
+        if norm is None:
+            raise self._fault(
+                i, ins, ErrorCode.NOT_CONFIGURED, "NORM_TILE before any CONFIG_NORM in this run"
+            )
+        prec = norm.precision
+        cbc = block_channels(self.cfg, prec)
+        h, w = norm.in_h, norm.in_w
+        if ins.oh0 + ins.n_oh > h:
+            raise self._fault(
+                i,
+                ins,
+                ErrorCode.FIELD_RANGE,
+                f"rows [{ins.oh0}, {ins.oh0 + ins.n_oh}) beyond the map's {h} rows",
+                "n_oh",
+            )
+        if ins.oh0 < ins.ih0 or ins.oh0 + ins.n_oh > ins.ih0 + ins.in_rows:
+            bad = ins.oh0 if ins.oh0 < ins.ih0 else ins.oh0 + ins.n_oh - 1
+            raise self._fault(
+                i,
+                ins,
+                ErrorCode.INPUT_NOT_RESIDENT,
+                f"row {bad} is normalised but only rows [{ins.ih0}, {ins.ih0 + ins.in_rows}) are "
+                "resident",
+                "ih0",
+            )
+        x = self._resident_map(
+            i,
+            ins,
+            ins.in_base,
+            ins.n_cb,
+            ins.ih0,
+            ins.in_rows,
+            w,
+            _elem_dtype(prec, norm.in_signed),
+        )
+        x = x[:, ins.oh0 - ins.ih0 : ins.oh0 - ins.ih0 + ins.n_oh]
+        # the factor table: NORM_LUT_ENTRIES little-endian uint16 over consecutive params words
+        pwb = self.params.shape[1]
+        n_words = -(-2 * NORM_LUT_ENTRIES // pwb)
+        pr = self._range(i, ins, self.params, "params", ins.p_base, n_words, "p_base")
+        self._read("params", pr)
+        raw = np.ascontiguousarray(self.params[pr]).reshape(-1)[: 2 * NORM_LUT_ENTRIES]
+        lut = raw.view("<u2").astype(np.int64)
+        y = arith.lrn_int(
+            x[None],
+            lut,
+            norm.lut_shift,
+            norm.frac_bits,
+            norm.local_size,
+            norm.qmin,
+            norm.qmax,
+        )[0]
+        idx = self._tile_index(ins.out_base, ins.n_cb, ins.oh0, ins.n_oh, h, w, ins.out_map)
+        self._check_index(i, ins, self.output, "output", idx, "out_base")
+        y = y.reshape(ins.n_cb, cbc, ins.n_oh * w).transpose(0, 2, 1)
+        self._write("output", idx.reshape(-1))
+        self.output[idx.reshape(-1)] = self._store_elements(y, prec).reshape(-1, self.cb)
 
 
 __all__ = ["ACC_LIMIT", "Engine", "EngineCounters", "EngineStatus"]

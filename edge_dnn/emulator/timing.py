@@ -6,8 +6,8 @@ compiler's instruction lists):
 * :class:`TimingModel`: fabric cycles of one instruction from the overlay configuration
   (``docs/engine.md``): PE passes and reduction length for COMPUTE_TILE (with input-bank
   conflicts of strided passes and the requantizer drain), vector-unit lanes for POOL_TILE /
-  ELTWISE_TILE, stream widths (capped by the HP-port share) for loads and stores, the buffer
-  ports for loop-back copies, the command-stream width for the decoder.
+  ELTWISE_TILE / NORM_TILE, stream widths (capped by the HP-port share) for loads and stores,
+  the buffer ports for loop-back copies, the command-stream width for the decoder.
 * :class:`Timeline`: the units' concurrent schedule. The decoder fetches instructions in order
   and dispatches them to the unit queues; each unit runs its queue in order; an instruction
   starts when its unit is free, it has been dispatched and every token it waits for has been
@@ -33,6 +33,7 @@ from edge_dnn.isa import (
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
+    ConfigNorm,
     ConfigPool,
     EltwiseOp,
     EltwiseTile,
@@ -40,6 +41,7 @@ from edge_dnn.isa import (
     LoadInput,
     LoadParams,
     LoadWeights,
+    NormTile,
     PoolKind,
     PoolTile,
     Precision,
@@ -190,12 +192,23 @@ class TimingModel:
             lanes = max(1, lanes // 2)
         return ISSUE_CYCLES + _ceil(n, lanes)
 
+    def norm_cycles(self, norm: ConfigNorm, tile: NormTile) -> int:
+        """NORM_TILE: two vector-lane reads per element over ``vector_lanes`` per cycle.
+
+        The channel window slides along the channels of a pixel: each element enters the running
+        sum of squares once and leaves it once, whatever ``local_size``; the centre value, the
+        table lookup, the multiply and the round-shift are pipelined behind it.
+        """
+        n = tile.n_cb * block_channels(self.cfg, norm.precision) * tile.n_oh * norm.in_w
+        return ISSUE_CYCLES + _ceil(2 * n, self.cfg.pe.vector_lanes)
+
     def instruction_cycles(
         self,
         instr: Instruction,
         conv: ConfigConv | None = None,
         pool: ConfigPool | None = None,
         elt: ConfigEltwise | None = None,
+        norm: ConfigNorm | None = None,
     ) -> int:
         """Busy cycles of ``instr`` in its unit, given the configuration registers in force.
 
@@ -212,6 +225,8 @@ class TimingModel:
             return self.pool_cycles(pool, instr)
         if isinstance(instr, EltwiseTile) and elt is not None:
             return self.eltwise_cycles(elt, instr)
+        if isinstance(instr, NormTile) and norm is not None:
+            return self.norm_cycles(norm, instr)
         return ISSUE_CYCLES
 
     def seconds(self, cycles: int) -> float:

@@ -169,6 +169,8 @@ def isa_header_items() -> list[str | tuple[str, str, str]]:
         ("EDNN_ISA_WEIGHT_ADDR_BITS", _u32(fmt.WEIGHT_ADDR_BITS), "weight buffer addresses"),
         ("EDNN_ISA_PARAMS_ADDR_BITS", _u32(fmt.PARAMS_ADDR_BITS), "params buffer addresses"),
         ("EDNN_ISA_MAX_AREA_CLASSES", _u32(fmt.MAX_AREA_CLASSES), "average-pooling divisors"),
+        ("EDNN_ISA_NORM_LUT_ENTRIES", _u32(fmt.NORM_LUT_ENTRIES), "LRN factor table, uint16"),
+        ("EDNN_ISA_NORM_LUT_MANT_BITS", _u32(fmt.NORM_LUT_MANT_BITS), "LRN table index mantissa"),
     ]
     items.append("stream header fields")
     items += _field_defines("EDNN_HDR", HEADER_FIELDS)

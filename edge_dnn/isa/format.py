@@ -1,4 +1,4 @@
-"""The engine's binary command format (ISA v1.0): field tables, encoder and decoder side by side.
+"""The engine's binary command format (ISA v1.1): field tables, encoder and decoder side by side.
 
 A command stream is a sequence of little-endian 32-bit *command words*: an 8-word header, then
 instructions of exactly 8 words (256 bits) each, the last one ``END``. Every field of every
@@ -35,9 +35,9 @@ from edge_dnn.isa.errors import ErrorCode, IsaError
 # ---------------------------------------------------------------------------- constants
 ISA_MAJOR = 1
 """Incompatible changes bump the major version; an engine runs only streams of its own major."""
-ISA_MINOR = 0
+ISA_MINOR = 1
 """Compatible additions (new opcodes, fields in formerly reserved bits) bump the minor version;
-an engine runs streams whose minor is <= its own."""
+an engine runs streams whose minor is <= its own. 1.1 added CONFIG_NORM / NORM_TILE (LRN)."""
 STREAM_MAGIC = 0x434E4445
 """First word of every command stream: the bytes ``E D N C`` in memory order."""
 WORD_BITS = 32
@@ -70,6 +70,11 @@ STREAM_MASK_BITS = 4
 """Stream-selection masks: up to 4 streams of one role."""
 MAX_AREA_CLASSES = 16
 """Entries of an average-pooling divisor table."""
+NORM_LUT_ENTRIES = 256
+"""Entries (uint16) of an LRN factor table in the params buffer (``docs/arithmetic.md`` 5.1)."""
+NORM_LUT_MANT_BITS = 4
+"""Mantissa bits of the LRN table index: ``t = max(bitlen(v) - 5, 0)``,
+``index = min((t << 4) + (v >> t), 255)``."""
 
 
 class Unit(enum.IntEnum):
@@ -137,12 +142,14 @@ class Opcode(enum.IntEnum):
     CONFIG_CONV = 0x10
     CONFIG_POOL = 0x11
     CONFIG_ELTWISE = 0x12
+    CONFIG_NORM = 0x13
     LOAD_INPUT = 0x20
     LOAD_WEIGHTS = 0x21
     LOAD_PARAMS = 0x22
     COMPUTE_TILE = 0x30
     POOL_TILE = 0x31
     ELTWISE_TILE = 0x32
+    NORM_TILE = 0x33
     STORE_TILE = 0x40
 
 
@@ -473,6 +480,54 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         "set the eltwise registers used by ELTWISE_TILE and by a fused COMPUTE_TILE",
     ),
     OpcodeSpec(
+        Opcode.CONFIG_NORM,
+        Unit.CMP,
+        (
+            _e("precision", 0, 20, 1, Precision, _PREC_DOC + "; 1.1: int8 only"),
+            _b("in_signed", 0, 21, "input bytes are int8 (1) or uint8 (0)"),
+            _u("in_h", 1, 0, 16, 1, unit=_PX, doc="map height (the output has the same)"),
+            _u("in_w", 1, 16, 16, 1, unit=_PX, doc="map width (the output has the same)"),
+            _u(
+                "local_size",
+                2,
+                0,
+                8,
+                1,
+                unit="channels",
+                doc="LRN window: local_size channels centred on the output channel",
+            ),
+            _u(
+                "lut_shift",
+                2,
+                8,
+                5,
+                unit="bits",
+                doc="right shift of the sum of squares before the table index",
+            ),
+            _u(
+                "frac_bits",
+                2,
+                16,
+                5,
+                1,
+                31,
+                unit="bits",
+                doc="F: fraction bits of the table factors (round-shift of x * factor)",
+            ),
+            *_q_fields(3),
+        ),
+        (
+            *_int8_q_rules(),
+            Rule(
+                "precision",
+                lambda v: v["precision"] == int(Precision.INT8),
+                "precision must be INT8 (int16 LRN runs on the ARM in ISA 1.1)",
+            ),
+            Rule("local_size", lambda v: v["local_size"] % 2 == 1, "local_size must be odd"),
+        ),
+        "set the LRN (across channels) registers used by NORM_TILE",
+    ),
+    OpcodeSpec(
         Opcode.LOAD_INPUT,
         Unit.LDA,
         (
@@ -655,6 +710,45 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         ),
         (),
         "element-wise sum / max of two word ranges on the vector unit",
+    ),
+    OpcodeSpec(
+        Opcode.NORM_TILE,
+        Unit.CMP,
+        (
+            _b("out_map", 0, 23, "output region holds the whole map (else just this tile)"),
+            _u(
+                "in_base",
+                1,
+                0,
+                _A,
+                unit="words",
+                doc="input-buffer word of (first channel block, row ih0, column 0)",
+            ),
+            _u(
+                "n_cb",
+                1,
+                20,
+                BLOCK_COUNT_BITS,
+                1,
+                unit="blocks",
+                doc="channel blocks: all blocks of the map (the window spans blocks)",
+            ),
+            _u("ih0", 2, 0, 16, unit=_PX, doc="input row held at in_base"),
+            _u("in_rows", 2, 16, 16, 1, unit=_PX, doc="input rows resident from ih0"),
+            _u("oh0", 3, 0, 16, unit=_PX, doc="first row of the tile"),
+            _u("n_oh", 3, 16, 16, 1, unit=_PX, doc="rows in the tile"),
+            _u("out_base", 4, 0, _A, unit="words", doc="output-buffer word of the region"),
+            _u(
+                "p_base",
+                5,
+                0,
+                PARAMS_ADDR_BITS,
+                unit="words",
+                doc="params-buffer word of the factor table (256 x uint16)",
+            ),
+        ),
+        (),
+        "LRN across channels of a band of rows x all channel blocks on the vector unit",
     ),
     OpcodeSpec(
         Opcode.STORE_TILE,
@@ -853,6 +947,22 @@ class ConfigEltwise(Instruction):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ConfigNorm(Instruction):
+    """LRN (across channels) registers for the following NORM_TILEs (geometry in pixels)."""
+
+    OPCODE: ClassVar[Opcode] = Opcode.CONFIG_NORM
+    precision: Precision = Precision.INT8
+    in_signed: bool = False
+    in_h: int
+    in_w: int
+    local_size: int
+    lut_shift: int = 0
+    frac_bits: int
+    qmin: int
+    qmax: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class LoadInput(Instruction):
     """Stream ``n_words`` input-buffer words in from the act_in streams."""
 
@@ -932,6 +1042,22 @@ class EltwiseTile(Instruction):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class NormTile(Instruction):
+    """LRN of rows ``[oh0, oh0 + n_oh)`` x all ``n_cb`` channel blocks of the map."""
+
+    OPCODE: ClassVar[Opcode] = Opcode.NORM_TILE
+    out_map: bool = False
+    in_base: int
+    n_cb: int
+    ih0: int
+    in_rows: int
+    oh0: int
+    n_oh: int
+    out_base: int
+    p_base: int = 0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StoreTile(Instruction):
     """Copy ``n_blocks`` x ``block_words`` output-buffer words out (or back to the input buffer)."""
 
@@ -956,12 +1082,14 @@ INSTRUCTION_CLASSES: Mapping[Opcode, type[Instruction]] = MappingProxyType(
             ConfigConv,
             ConfigPool,
             ConfigEltwise,
+            ConfigNorm,
             LoadInput,
             LoadWeights,
             LoadParams,
             ComputeTile,
             PoolTile,
             EltwiseTile,
+            NormTile,
             StoreTile,
         )
     }
@@ -1549,6 +1677,8 @@ __all__ = [
     "INSTR_WORDS",
     "ISA_MAJOR",
     "ISA_MINOR",
+    "NORM_LUT_ENTRIES",
+    "NORM_LUT_MANT_BITS",
     "OPCODES",
     "STREAM_MAGIC",
     "TOKEN_CAPACITY",
@@ -1557,6 +1687,7 @@ __all__ = [
     "ComputeTile",
     "ConfigConv",
     "ConfigEltwise",
+    "ConfigNorm",
     "ConfigPool",
     "EltwiseOp",
     "EltwiseTile",
@@ -1567,6 +1698,7 @@ __all__ = [
     "LoadParams",
     "LoadWeights",
     "Nop",
+    "NormTile",
     "Opcode",
     "OpcodeSpec",
     "PoolKind",

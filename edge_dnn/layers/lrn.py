@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edge_dnn.layers._int_ops import cast_to, float_path, int_inputs
 from edge_dnn.layers._util import f32_inputs, shapes_of
 from edge_dnn.layers.base import Array, Layer, Shape
+from edge_dnn.quant import arith
+
+if TYPE_CHECKING:
+    from edge_dnn.quant.qgraph import NodeQuant
 
 _REGIONS = ("ACROSS_CHANNELS", "WITHIN_CHANNEL")
 
@@ -96,3 +101,30 @@ class LRN(Layer):
             # Pooling divides by n*n; the Power layer then applies alpha and shift 1.
             scale = np.float32(1) + np.float32(self.alpha) * (acc / np.float32(n * n))
         return [x * np.power(scale, np.float32(-self.beta))]
+
+    # ------------------------------------------------------------------ integer reference
+    def forward_int(self, inputs: Sequence[Array], q: NodeQuant) -> list[Array]:
+        """Integer reference (``docs/arithmetic.md`` section 5.1), NCHW.
+
+        ACROSS_CHANNELS with a factor table (``q.tables["lrn"]``: ``lut`` uint16[256],
+        ``shift``, ``frac``): exact int64 sum of squares over the channel window, table lookup,
+        ``clamp((q * f + 2**(F-1)) >> F, qmin, qmax)``. Without a table (WITHIN_CHANNEL, int16
+        tensors, a layer the quantizer sent to the float path) it is the ARM float path.
+        """
+        table = q.tables.get("lrn")
+        if q.float_path or table is None:
+            return float_path(self, inputs, q)
+        (x,) = int_inputs(self, inputs)
+        self.output_shapes([x.shape])
+        out = q.outputs[0]
+        y = arith.lrn_int(
+            x,
+            table["lut"],
+            int(table["shift"]),
+            int(table["frac"]),
+            self.local_size,
+            out.qmin,
+            out.qmax,
+            where=f"layer '{self.name}'",
+        )
+        return [cast_to(y, out)]

@@ -44,6 +44,7 @@ from edge_dnn.isa import (
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
+    ConfigNorm,
     ConfigPool,
     End,
     LoadInput,
@@ -367,6 +368,7 @@ def profile_model(
         conv: ConfigConv | None = None
         pool: ConfigPool | None = None
         elt: ConfigEltwise | None = None
+        norm: ConfigNorm | None = None
         per_tag: dict[int, LayerProfile] = {}
         last_end: dict[int, int] = {}
         run_bytes = 0
@@ -377,8 +379,10 @@ def profile_model(
                 pool = ins
             elif isinstance(ins, ConfigEltwise):
                 elt = ins
+            elif isinstance(ins, ConfigNorm):
+                norm = ins
             unit = OPCODES[ins.OPCODE].unit
-            cycles = tm.instruction_cycles(ins, conv, pool, elt)
+            cycles = tm.instruction_cycles(ins, conv, pool, elt, norm=norm)
             _, end = timeline.issue(
                 unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
             )

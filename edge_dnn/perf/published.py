@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["PUBLISHED", "TOLERANCE", "Published", "TARGETS"]
+__all__ = ["PUBLISHED", "TARGETS", "TOLERANCE", "Published"]
 
 TOLERANCE = 0.35
 """Accepted relative deviation of a modeled figure from the published one."""

@@ -820,6 +820,171 @@ def apply_lut(
     return t[x - qi.qmin]
 
 
+# ---------------------------------------------------------------------------- LRN (section 5.1)
+LRN_LUT_SIZE = 256
+"""Entries of an LRN factor table (uint16 each: 512 bytes)."""
+LRN_MANT_BITS = 4
+"""Mantissa bits of the LRN table index: 16 buckets per octave of the sum of squares."""
+LRN_INDEX_LIMIT = 1 << 19
+"""``ss >> lut_shift`` below this indexes the table without saturating (index 255 is the last)."""
+LRN_FACTOR_MAX = (1 << 16) - 1
+"""Largest table entry (uint16)."""
+LRN_FRAC_MIN = 1
+LRN_FRAC_MAX = 31
+"""Range of the table's fraction bits ``F``: ``|q * f| + 2**(F-1) < 2**31`` for 8-bit ``q``."""
+
+
+def lrn_index(v: npt.ArrayLike) -> IntArray:
+    """LRN table index of shifted sums of squares ``v >= 0`` (a 4-bit-mantissa float code).
+
+    ``t = max(bit_length(v) - 5, 0)``; ``index = min(16 t + (v >> t), 255)``. ``v < 32`` maps to
+    itself; above, every octave ``[2**e, 2**(e+1))`` is split into 16 buckets of equal width
+    ``2**(e-4)``, so a bucket spans at most 1/16 of its values (relative). Monotone.
+    """
+    x = _as_int64(v, "LRN sum of squares", "")
+    if x.size and int(x.min()) < 0:
+        raise QuantizationError("LRN sum of squares is negative")
+    # frexp is exact for integers below 2**53: v = m * 2**e with m in [0.5, 1), e = bit_length.
+    _, e = np.frexp(x.astype(np.float64))
+    t = np.maximum(e.astype(np.int64) - (LRN_MANT_BITS + 1), 0)
+    return np.minimum((t << LRN_MANT_BITS) + (x >> t), LRN_LUT_SIZE - 1)
+
+
+def lrn_buckets(shift: int, ss_max: int) -> tuple[IntArray, IntArray]:
+    """``(lo, hi)``: the sums of squares ``ss`` in ``[0, ss_max]`` of every table index (the
+    inverse of ``lrn_index(ss >> shift)``); ``lo > hi`` for indices no such ``ss`` reaches."""
+    i = np.arange(LRN_LUT_SIZE, dtype=np.int64)
+    t = np.maximum((i >> LRN_MANT_BITS) - 1, 0)
+    mant = i - (t << LRN_MANT_BITS)
+    lo = (mant << t) << shift
+    hi = np.minimum((((mant + 1) << t) << shift) - 1, ss_max)
+    return lo, hi
+
+
+def lrn_shift(ss_max: int) -> int:
+    """The smallest ``lut_shift`` with ``ss_max >> lut_shift < 2**19`` (no index saturates)."""
+    return max(0, int(ss_max).bit_length() - (LRN_INDEX_LIMIT.bit_length() - 1))
+
+
+def build_lrn_table(
+    s_in: float,
+    s_out: float,
+    local_size: int,
+    alpha: float,
+    beta: float,
+    k: float,
+    in_range: tuple[int, int],
+    where: str = "",
+) -> tuple[npt.NDArray[np.uint16], int, int]:
+    """Factor table of an ACROSS_CHANNELS LRN (compile time, host, float64).
+
+    ``ss_max = local_size * max(|qmin|, |qmax|)**2`` (the static bound of the input range);
+    ``lut_shift = lrn_shift(ss_max)``; bucket ``i`` holds the sums ``[lo, hi]`` of
+    :func:`lrn_buckets` and its centre ``mid = (lo + hi) / 2``;
+    ``g = (f64(k) + (f64(alpha) / n) * f64(s_in)**2 * mid) ** -f64(beta)`` and
+    ``lut[i] = rha(2**F * (f64(s_in) / f64(s_out)) * g)``, ``F`` the largest in ``[1, 31]``
+    with every entry ``<= 65535``. Indices beyond ``ss_max`` repeat the last reachable entry.
+
+    Args:
+        s_in: Input scale (float32 value).
+        s_out: Output scale (float32 value).
+        local_size: Caffe ``local_size`` (odd).
+        alpha: Caffe ``alpha``.
+        beta: Caffe ``beta``.
+        k: Caffe ``k``.
+        in_range: ``(qmin, qmax)`` of the input tensor.
+        where: Layer name for error messages.
+
+    Returns:
+        ``(lut, lut_shift, F)``: ``uint16[256]`` and two ints.
+
+    Raises:
+        QuantizationError: an unusable scale, a non-finite or negative factor (e.g. ``k = 0``,
+            a negative base), or a ratio too large for ``F >= 1`` (output scale degenerate).
+    """
+    si = np.float64(_check_scales(s_in, "input scale", where))
+    so = np.float64(_check_scales(s_out, "output scale", where))
+    n = int(local_size)
+    if n < 1 or n % 2 != 1:
+        raise QuantizationError(f"LRN local_size must be odd and positive, got {n}", where)
+    qabs = max(abs(int(in_range[0])), abs(int(in_range[1])))
+    ss_max = n * qabs * qabs
+    shift = lrn_shift(ss_max)
+    lo, hi = lrn_buckets(shift, ss_max)
+    last = int(lrn_index(np.array([ss_max >> shift]))[0])
+    mid = (lo[: last + 1] + hi[: last + 1]).astype(np.float64) / 2.0
+    a = (np.float64(alpha) / np.float64(n)) * (si * si)
+    with np.errstate(all="ignore"):
+        base = np.float64(k) + a * mid
+        g = np.power(base, -np.float64(beta))
+        v = (si / so) * g
+    if not (np.all(base > 0) and np.all(np.isfinite(v)) and np.all(v >= 0)):
+        raise QuantizationError(
+            f"LRN factor (k + alpha/n * sum x^2) ** -beta is not finite and positive over the "
+            f"input range (k={k}, alpha={alpha}, beta={beta})",
+            where,
+        )
+    vals = np.concatenate([v, np.full(LRN_LUT_SIZE - last - 1, v[-1])])
+    for frac in range(LRN_FRAC_MAX, LRN_FRAC_MIN - 1, -1):
+        lut = round_half_away_from_zero(np.ldexp(vals, frac), where)
+        if int(lut.max()) <= LRN_FACTOR_MAX:
+            return lut.astype(np.uint16), shift, frac
+    raise QuantizationError(
+        f"LRN output scale {float(so)!r} is too small for input scale {float(si)!r}: the largest "
+        f"factor {float(vals.max()):.6g} does not fit 16 bits with 1 fraction bit",
+        where,
+    )
+
+
+def lrn_int(
+    q: npt.ArrayLike,
+    lut: npt.ArrayLike,
+    shift: int,
+    frac: int,
+    local_size: int,
+    qmin: int,
+    qmax: int,
+    where: str = "",
+) -> IntArray:
+    """Integer ACROSS_CHANNELS LRN over axis 1 (NCHW): section 5.1.
+
+    ``ss = sum of q[c']**2`` over the ``local_size`` channels centred on ``c`` (clipped at the
+    channel ends), ``f = lut[lrn_index(ss >> shift)]``,
+    ``y = clamp((q * f + 2**(F-1)) >> F, qmin, qmax)``.
+
+    Args:
+        q: Integer activations, channels on axis 1.
+        lut: ``uint16[256]`` factor table (:func:`build_lrn_table`).
+        shift: ``lut_shift``.
+        frac: ``F`` in [1, 31].
+        local_size: Window size (odd).
+        qmin: Output lower bound.
+        qmax: Output upper bound.
+        where: Layer name for error messages.
+    """
+    x = _as_int64(q, "LRN input", where)
+    t = _as_int64(lut, "LRN table", where)
+    if t.shape != (LRN_LUT_SIZE,):
+        raise QuantizationError(f"LRN table has shape {t.shape}, expected ({LRN_LUT_SIZE},)", where)
+    _check_range(t, 0, LRN_FACTOR_MAX, "LRN table entry", where)
+    if not LRN_FRAC_MIN <= int(frac) <= LRN_FRAC_MAX or not 0 <= int(shift) <= 63:
+        raise QuantizationError(f"LRN fraction bits {frac} / shift {shift} out of range", where)
+    if x.ndim < 2:
+        raise QuantizationError(f"LRN input needs a channel axis, got shape {x.shape}", where)
+    half = (int(local_size) - 1) // 2
+    c = x.shape[1]
+    # window sums from a cumulative sum over channels (exact in int64)
+    cs = np.cumsum(x * x, axis=1)
+    zero = np.zeros_like(cs[:, :1])
+    cs = np.concatenate([zero, cs], axis=1)
+    idx = np.arange(c)
+    top = np.minimum(idx + half + 1, c)
+    bot = np.maximum(idx - half, 0)
+    ss = np.take(cs, top, axis=1) - np.take(cs, bot, axis=1)
+    f = t[lrn_index(ss >> int(shift))]
+    return saturate(round_shift(x * f, int(frac)), qmin, qmax)
+
+
 # ---------------------------------------------------------------------------- DSP48E2 packing
 def pack_two_int8(w0: npt.ArrayLike, w1: npt.ArrayLike) -> IntArray:
     """Pre-adder output packing two int8 weights 18 bits apart: ``AD = w1 * 2**18 + w0``.

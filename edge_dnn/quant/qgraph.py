@@ -165,7 +165,8 @@ class NodeQuant:
         tables: Extra per-layer integer tables: ``avgpool`` (ratio and (M, S) per window
             area), ``eltwise`` (multipliers and shared shift), ``prod`` ((M, S) per step),
             ``rescale`` ((M, S) or None per input of Concat / Eltwise MAX), ``prelu``
-            (Mp, Sp, Mn, Sn), ``lut`` (the table).
+            (Mp, Sp, Mn, Sn), ``lut`` (the table), ``lrn`` (``lut`` uint16[256], ``shift``,
+            ``frac``: ``docs/arithmetic.md`` section 5.1).
         params: The float parameter blobs (used by the float path).
         notes: Warnings and decisions of the quantizer about this node.
     """

@@ -13,7 +13,8 @@ Pipeline (``docs/arithmetic.md`` is the contract every number here follows):
    other reader (otherwise an explicit requantize step converts them). Blobs of ARM float regions
    (e.g. Softmax outputs, prior boxes) stay float32 (section 8.1);
 4. node parameters: per-output-channel symmetric weights ([-127, 127] / [-32767, 32767]),
-   biases in the accumulator scale, ``(M, S)`` per channel, pooling / eltwise / LUT tables;
+   biases in the accumulator scale, ``(M, S)`` per channel, pooling / eltwise / LUT tables,
+   the factor table of an ACROSS_CHANNELS LRN (8-bit tensors; int16 LRN is a float layer);
 5. placement: a layer whose 48-bit accumulator could overflow (section 3.4), or whose
    multiplier cannot be encoded, runs on the ARM float path (warning), or raises in ``strict``
    mode.
@@ -54,6 +55,7 @@ from edge_dnn.layers.eltwise import Eltwise
 from edge_dnn.layers.flatten import Flatten
 from edge_dnn.layers.inner_product import InnerProduct
 from edge_dnn.layers.input import Input
+from edge_dnn.layers.lrn import LRN
 from edge_dnn.layers.permute import Permute
 from edge_dnn.layers.pooling import Pooling
 from edge_dnn.layers.prelu import PReLU
@@ -105,6 +107,7 @@ _CONCAT = "concat"
 _RELU = "relu"
 _PIECEWISE = "piecewise"
 _LUT = "lut"
+_NORM = "norm"
 _MOVE = "move"
 _FLOAT = "float"
 _INPUT = "input"
@@ -113,7 +116,7 @@ _INHERIT = {_MOVE, _POOL_MAX, _RELU}
 """Kinds whose output keeps the input's scale and type (the output joins the input's group)."""
 _UNIFY = {_CONCAT, _MAX}
 """Kinds that bring their inputs to the output's scale and type."""
-_RETARGETABLE = {_MAC, _AFFINE, _POOL_AVE, _SUM, _PROD, _PIECEWISE, _LUT, _FLOAT}
+_RETARGETABLE = {_MAC, _AFFINE, _POOL_AVE, _SUM, _PROD, _PIECEWISE, _LUT, _NORM, _FLOAT}
 """Producers that requantize (or quantize) their output anyway, to any scale."""
 _METADATA = (Flatten, Reshape, Split, Dropout)
 """Data movement that is only metadata (placement 'none')."""
@@ -158,6 +161,8 @@ def _kind(node: Node, g: Graph) -> str:
         return _PIECEWISE
     if hasattr(layer, "lut_function"):
         return _LUT
+    if isinstance(layer, LRN) and layer.norm_region == "ACROSS_CHANNELS":
+        return _NORM
     if isinstance(layer, (Flatten, Reshape, Permute, Slice, Split, Crop)):
         return _MOVE
     if isinstance(layer, Dropout) and layer.scale_train:
@@ -341,7 +346,7 @@ class _Builder:
             return bool(self.ranges[t].nonnegative)
         if k in (_MAC, _AFFINE):
             return relu
-        if k in (_POOL_MAX, _POOL_AVE, _MOVE, _PIECEWISE):
+        if k in (_POOL_MAX, _POOL_AVE, _MOVE, _PIECEWISE, _NORM):
             return ins[0]
         if k == _RELU:
             return True
@@ -535,6 +540,24 @@ class _Builder:
             nq.tables["lut"] = arith.build_lut(
                 fn, ins[0].dtype, ins[0].scale, out.dtype, out.scale, where
             )
+        elif k == _NORM:
+            lrn = cast(LRN, layer)
+            if ins[0].dtype == "int16" or out.dtype == "int16":
+                nq.float_path = True
+                nq.notes.append("int16 LRN runs on the ARM float path (the engine's is 8-bit)")
+                return
+            lut, shift, frac = arith.build_lrn_table(
+                ins[0].scale,
+                out.scale,
+                lrn.local_size,
+                lrn.alpha,
+                lrn.beta,
+                lrn.k,
+                (ins[0].qmin, ins[0].qmax),
+                where,
+            )
+            nq.tables["lrn"] = {"lut": lut, "shift": shift, "frac": frac}
+            nq.placement = "engine"
         elif k == _MOVE:
             nq.placement = "none" if isinstance(layer, _METADATA) else "arm"
 

@@ -317,12 +317,13 @@ def test_network_compiles_and_validates(key: str, overlay: str, nets_dir: Path) 
 def test_what_the_engine_cannot_run_goes_to_the_arm(nets_dir: Path) -> None:
     m = compiled("googlenet", "zcu104", nets_dir)
     rows = {r["name"]: r for r in m.report["layers"]}
-    assert rows["pool1/norm1"]["placement"] == "arm" and "LRN" in rows["pool1/norm1"]["reason"]
+    # LRN (across channels) runs on the engine's vector unit since ISA 1.1
+    assert rows["pool1/norm1"]["placement"] == "engine" and rows["pool1/norm1"]["tiling"]
     assert rows["prob"]["placement"] == "arm"
     assert rows["inception_3a/output"]["placement"] == "concat"
     assert rows["inception_3a/3x3"]["placement"] == "engine"
-    # engine runs are separated by the ARM layers (LRN), not more
-    assert m.report["engine_runs"] == 3
+    # nothing but the final Softmax leaves the engine: one run
+    assert m.report["engine_runs"] == 1
     ssd = compiled("mobilenet_ssd", "zcu104", nets_dir)
     place = {r["type"]: r["placement"] for r in ssd.report["layers"]}
     assert place["DetectionOutput"] == place["PriorBox"] == place["Permute"] == "arm"
@@ -364,7 +365,8 @@ def _synthetic() -> Graph:
                                        relu=True), ["c"], ["d"]),
             Node("e", L["Convolution"]("e", num_output=12, kernel=(3, 3), stride=(2, 2),
                                        pad=(1, 1), group=12), ["d"], ["e"]),
-            Node("lrn", L["LRN"]("lrn", local_size=3), ["e"], ["lrn"]),
+            Node("lrn", L["LRN"]("lrn", local_size=3, norm_region="WITHIN_CHANNEL"), ["e"],
+                 ["lrn"]),
             Node("sp", L["Split"]("sp", num_tops=2), ["lrn"], ["s1", "s2"]),
             Node("f", L["Convolution"]("f", num_output=16, kernel=(1, 1)), ["s1"], ["f"]),
             Node("g", L["Convolution"]("g", num_output=16, kernel=(3, 3), pad=(1, 1)), ["s2"],

@@ -22,11 +22,14 @@ from edge_dnn.errors import EdgeDnnError
 from edge_dnn.isa import (
     HEADER_WORDS,
     INSTR_WORDS,
+    ISA_MAJOR,
+    ISA_MINOR,
     OPCODES,
     STREAM_MAGIC,
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
+    ConfigNorm,
     ConfigPool,
     EltwiseTile,
     End,
@@ -37,6 +40,7 @@ from edge_dnn.isa import (
     LoadParams,
     LoadWeights,
     Nop,
+    NormTile,
     Opcode,
     PoolKind,
     PoolTile,
@@ -121,6 +125,9 @@ EXAMPLES: dict[Opcode, Instruction] = {
         qmax=127,
     ),
     Opcode.CONFIG_ELTWISE: ConfigEltwise(m_a=8192, m_b=-32768, shift=14, qmin=0, qmax=255),
+    Opcode.CONFIG_NORM: ConfigNorm(
+        in_h=56, in_w=56, local_size=5, lut_shift=1, frac_bits=15, qmin=0, qmax=255, tag=2
+    ),
     Opcode.LOAD_INPUT: LoadInput(
         streams=0b11, dst_base=4096, n_words=3136, signal=int(Token.LDA_CMP)
     ),
@@ -145,6 +152,9 @@ EXAMPLES: dict[Opcode, Instruction] = {
         in_base=5, n_cb=4, ih0=0, in_rows=7, oh0=0, n_oh=1, out_base=0, out_map=True
     ),
     Opcode.ELTWISE_TILE: EltwiseTile(a_base=0, b_base=1000, out_base=0, n_words=1000),
+    Opcode.NORM_TILE: NormTile(
+        in_base=8, n_cb=24, ih0=0, in_rows=56, oh0=7, n_oh=7, out_base=0, p_base=32, out_map=True
+    ),
     Opcode.STORE_TILE: StoreTile(
         streams=0b01,
         src_base=100,
@@ -251,6 +261,11 @@ def _draw_valid(data: st.DataObject, spec: OpcodeSpec) -> Instruction:
             for s in ("in_signed", "a_signed", "b_signed"):
                 if s in names:
                     v[s] = True
+    if spec.opcode == Opcode.CONFIG_NORM:  # 8-bit only in ISA 1.1, odd windows
+        v["precision"] = Precision.INT8
+        v["qmin"] = data.draw(st.integers(-128, 0), "qmin8n")
+        v["qmax"] = data.draw(st.integers(0, 127 if v["qmin"] < 0 else 255), "qmax8n")
+        v["local_size"] = 2 * data.draw(st.integers(0, 127), "ls") + 1
     if spec.opcode == Opcode.CONFIG_POOL:
         v["n_area"] = 0 if v["kind"] == PoolKind.MAX else data.draw(st.integers(1, 16), "na")
         v["pad_h"] = data.draw(st.integers(0, v["kernel_h"] - 1), "ph")
@@ -310,7 +325,8 @@ def test_stream_round_trip(data: st.DataObject) -> None:
     words = _stream(instrs)
     assert words.size == HEADER_WORDS + INSTR_WORDS * (len(instrs) + 1)
     body = words[HEADER_WORDS:]
-    assert [int(x) for x in words[:HEADER_WORDS]][:3] == [STREAM_MAGIC, 1, len(instrs) + 1]
+    version = ISA_MAJOR | ISA_MINOR << 8
+    assert [int(x) for x in words[:HEADER_WORDS]][:3] == [STREAM_MAGIC, version, len(instrs) + 1]
     assert int(words[5]) == zlib.crc32(body.astype("<u4").tobytes())
     assert int(words[7]) == zlib.crc32(words[:7].astype("<u4").tobytes())
     cs = decode_stream(words)
@@ -356,6 +372,9 @@ RULE_CASES: list[tuple[Instruction, dict[str, Any], str]] = [
         {"precision": Precision.INT16, "b_signed": False},
         "b_signed",
     ),
+    (EXAMPLES[Opcode.CONFIG_NORM], {"local_size": 4}, "local_size"),
+    (EXAMPLES[Opcode.CONFIG_NORM], {"precision": Precision.INT16}, "precision"),
+    (EXAMPLES[Opcode.CONFIG_NORM], {"qmin": -1, "qmax": 255}, "qmax"),
     (EXAMPLES[Opcode.LOAD_INPUT], {"n_words": 3135}, "n_words"),
     (EXAMPLES[Opcode.LOAD_WEIGHTS], {"streams": 0b111, "n_words": 100}, "n_words"),
     (EXAMPLES[Opcode.COMPUTE_TILE], {"fuse_eltwise": True, "acc_last": False}, "fuse_eltwise"),
@@ -482,7 +501,7 @@ def test_single_bit_flip_in_each_opcode(op: Opcode) -> None:
 
 def test_unknown_opcode() -> None:
     words = _stream([EXAMPLES[Opcode.LOAD_INPUT]])
-    for opbyte, reseal in ((0xEE, False), (0xEE, True), (0x00, True), (0x13, True)):
+    for opbyte, reseal in ((0xEE, False), (0xEE, True), (0x00, True), (0x1F, True)):
         bad = words.copy()
         first = HEADER_WORDS
         bad[first] = (int(bad[first]) & ~0xFF) | opbyte
@@ -570,7 +589,7 @@ def test_header_errors() -> None:
     cases: list[tuple[dict[str, int], int, str, ErrorCode]] = [
         ({"magic": 0x12345678}, 0, "magic", ErrorCode.BAD_MAGIC),
         ({"major": 2}, 1, "version_major", ErrorCode.BAD_VERSION),
-        ({"minor": 1}, 1, "version_minor", ErrorCode.BAD_VERSION),
+        ({"minor": ISA_MINOR + 1}, 1, "version_minor", ErrorCode.BAD_VERSION),
         ({"n_instr": 3}, 2, "n_instr", ErrorCode.STREAM_STRUCTURE),
         ({"n_instr": 0}, 2, "n_instr", ErrorCode.STREAM_STRUCTURE),
     ]

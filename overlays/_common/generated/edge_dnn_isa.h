@@ -1,6 +1,6 @@
 /*
  * edge_dnn_isa.h: GENERATED FILE, DO NOT EDIT.
- * edge-dnn engine instruction set v1.0: command-stream format constants.
+ * edge-dnn engine instruction set v1.1: command-stream format constants.
  * Source: the field tables of edge_dnn/isa/format.py; semantics in docs/isa.md.
  * Regenerate with `python tools/gen_isa_header.py`; CI runs it with --check.
  *
@@ -15,7 +15,7 @@
 
 /* ---- stream format */
 #define EDNN_ISA_MAJOR                        1U  /* incompatible changes */
-#define EDNN_ISA_MINOR                        0U  /* compatible additions */
+#define EDNN_ISA_MINOR                        1U  /* compatible additions */
 #define EDNN_ISA_STREAM_MAGIC                 0x434E4445U  /* header word 0, bytes 'EDNC' */
 #define EDNN_ISA_WORD_BITS                    32U  /* command word, little-endian */
 #define EDNN_ISA_HEADER_WORDS                 8U
@@ -30,6 +30,8 @@
 #define EDNN_ISA_WEIGHT_ADDR_BITS             16U  /* weight buffer addresses */
 #define EDNN_ISA_PARAMS_ADDR_BITS             12U  /* params buffer addresses */
 #define EDNN_ISA_MAX_AREA_CLASSES             16U  /* average-pooling divisors */
+#define EDNN_ISA_NORM_LUT_ENTRIES             256U  /* LRN factor table, uint16 */
+#define EDNN_ISA_NORM_LUT_MANT_BITS           4U  /* LRN table index mantissa */
 
 /* ---- stream header fields */
 #define EDNN_HDR_MAGIC_WORD                   0U  /* w0[31:0] 1129202757..1129202757: 0x434E4445, bytes 'EDNC' */
@@ -167,6 +169,8 @@
 #define EDNN_OP_CONFIG_POOL_UNIT              EDNN_UNIT_CMP
 #define EDNN_OP_CONFIG_ELTWISE                0x12U  /* set the eltwise registers used by ELTWISE_TILE and by a fused COMPUTE_TILE */
 #define EDNN_OP_CONFIG_ELTWISE_UNIT           EDNN_UNIT_CMP
+#define EDNN_OP_CONFIG_NORM                   0x13U  /* set the LRN (across channels) registers used by NORM_TILE */
+#define EDNN_OP_CONFIG_NORM_UNIT              EDNN_UNIT_CMP
 #define EDNN_OP_LOAD_INPUT                    0x20U  /* copy n_words words from the act_in streams to consecutive input-buffer words */
 #define EDNN_OP_LOAD_INPUT_UNIT               EDNN_UNIT_LDA
 #define EDNN_OP_LOAD_WEIGHTS                  0x21U  /* copy n_words words from the weights streams to consecutive weight-buffer words */
@@ -179,6 +183,8 @@
 #define EDNN_OP_POOL_TILE_UNIT                EDNN_UNIT_CMP
 #define EDNN_OP_ELTWISE_TILE                  0x32U  /* element-wise sum / max of two word ranges on the vector unit */
 #define EDNN_OP_ELTWISE_TILE_UNIT             EDNN_UNIT_CMP
+#define EDNN_OP_NORM_TILE                     0x33U  /* LRN across channels of a band of rows x all channel blocks on the vector unit */
+#define EDNN_OP_NORM_TILE_UNIT                EDNN_UNIT_CMP
 #define EDNN_OP_STORE_TILE                    0x40U  /* copy blocks of output-buffer words to the act_out streams or into the input buffer */
 #define EDNN_OP_STORE_TILE_UNIT               EDNN_UNIT_ST
 
@@ -573,6 +579,79 @@
 #define EDNN_CONFIG_ELTWISE_RESERVED_W6       0xFFFFFFFFU  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W7       0x00000000U  /* must be zero */
 
+/* ---- CONFIG_NORM (opcode 0x13, unit CMP) */
+#define EDNN_CONFIG_NORM_PRECISION_WORD       0U  /* w0[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16); 1.1: int8 only */
+#define EDNN_CONFIG_NORM_PRECISION_SHIFT      20U
+#define EDNN_CONFIG_NORM_PRECISION_WIDTH      1U
+#define EDNN_CONFIG_NORM_PRECISION_MASK       0x00100000U  /* in place */
+#define EDNN_CONFIG_NORM_PRECISION_SIGNED     0
+#define EDNN_CONFIG_NORM_PRECISION_MIN        0U
+#define EDNN_CONFIG_NORM_PRECISION_MAX        1U
+#define EDNN_CONFIG_NORM_IN_SIGNED_WORD       0U  /* w0[21:21] 0..1: input bytes are int8 (1) or uint8 (0) */
+#define EDNN_CONFIG_NORM_IN_SIGNED_SHIFT      21U
+#define EDNN_CONFIG_NORM_IN_SIGNED_WIDTH      1U
+#define EDNN_CONFIG_NORM_IN_SIGNED_MASK       0x00200000U  /* in place */
+#define EDNN_CONFIG_NORM_IN_SIGNED_SIGNED     0
+#define EDNN_CONFIG_NORM_IN_SIGNED_MIN        0U
+#define EDNN_CONFIG_NORM_IN_SIGNED_MAX        1U
+#define EDNN_CONFIG_NORM_IN_H_WORD            1U  /* w1[15:0] 1..65535 px: map height (the output has the same) */
+#define EDNN_CONFIG_NORM_IN_H_SHIFT           0U
+#define EDNN_CONFIG_NORM_IN_H_WIDTH           16U
+#define EDNN_CONFIG_NORM_IN_H_MASK            0x0000FFFFU  /* in place */
+#define EDNN_CONFIG_NORM_IN_H_SIGNED          0
+#define EDNN_CONFIG_NORM_IN_H_MIN             1U
+#define EDNN_CONFIG_NORM_IN_H_MAX             65535U
+#define EDNN_CONFIG_NORM_IN_W_WORD            1U  /* w1[31:16] 1..65535 px: map width (the output has the same) */
+#define EDNN_CONFIG_NORM_IN_W_SHIFT           16U
+#define EDNN_CONFIG_NORM_IN_W_WIDTH           16U
+#define EDNN_CONFIG_NORM_IN_W_MASK            0xFFFF0000U  /* in place */
+#define EDNN_CONFIG_NORM_IN_W_SIGNED          0
+#define EDNN_CONFIG_NORM_IN_W_MIN             1U
+#define EDNN_CONFIG_NORM_IN_W_MAX             65535U
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_WORD      2U  /* w2[7:0] 1..255 channels: LRN window: local_size channels centred on the output channel */
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_SHIFT     0U
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_WIDTH     8U
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_MASK      0x000000FFU  /* in place */
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_SIGNED    0
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_MIN       1U
+#define EDNN_CONFIG_NORM_LOCAL_SIZE_MAX       255U
+#define EDNN_CONFIG_NORM_LUT_SHIFT_WORD       2U  /* w2[12:8] 0..31 bits: right shift of the sum of squares before the table index */
+#define EDNN_CONFIG_NORM_LUT_SHIFT_SHIFT      8U
+#define EDNN_CONFIG_NORM_LUT_SHIFT_WIDTH      5U
+#define EDNN_CONFIG_NORM_LUT_SHIFT_MASK       0x00001F00U  /* in place */
+#define EDNN_CONFIG_NORM_LUT_SHIFT_SIGNED     0
+#define EDNN_CONFIG_NORM_LUT_SHIFT_MIN        0U
+#define EDNN_CONFIG_NORM_LUT_SHIFT_MAX        31U
+#define EDNN_CONFIG_NORM_FRAC_BITS_WORD       2U  /* w2[20:16] 1..31 bits: F: fraction bits of the table factors (round-shift of x * factor) */
+#define EDNN_CONFIG_NORM_FRAC_BITS_SHIFT      16U
+#define EDNN_CONFIG_NORM_FRAC_BITS_WIDTH      5U
+#define EDNN_CONFIG_NORM_FRAC_BITS_MASK       0x001F0000U  /* in place */
+#define EDNN_CONFIG_NORM_FRAC_BITS_SIGNED     0
+#define EDNN_CONFIG_NORM_FRAC_BITS_MIN        1U
+#define EDNN_CONFIG_NORM_FRAC_BITS_MAX        31U
+#define EDNN_CONFIG_NORM_QMIN_WORD            3U  /* w3[15:0] signed -32768..0 int: lower saturation bound of the output */
+#define EDNN_CONFIG_NORM_QMIN_SHIFT           0U
+#define EDNN_CONFIG_NORM_QMIN_WIDTH           16U
+#define EDNN_CONFIG_NORM_QMIN_MASK            0x0000FFFFU  /* in place */
+#define EDNN_CONFIG_NORM_QMIN_SIGNED          1
+#define EDNN_CONFIG_NORM_QMIN_MIN             (-32768)
+#define EDNN_CONFIG_NORM_QMIN_MAX             0
+#define EDNN_CONFIG_NORM_QMAX_WORD            3U  /* w3[31:16] signed 0..32767 int: upper saturation bound of the output */
+#define EDNN_CONFIG_NORM_QMAX_SHIFT           16U
+#define EDNN_CONFIG_NORM_QMAX_WIDTH           16U
+#define EDNN_CONFIG_NORM_QMAX_MASK            0xFFFF0000U  /* in place */
+#define EDNN_CONFIG_NORM_QMAX_SIGNED          1
+#define EDNN_CONFIG_NORM_QMAX_MIN             0
+#define EDNN_CONFIG_NORM_QMAX_MAX             32767
+#define EDNN_CONFIG_NORM_RESERVED_W0          0xFFC00000U  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W1          0x00000000U  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W2          0xFFE0E000U  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W3          0x00000000U  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W4          0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W5          0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W6          0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W7          0x00000000U  /* must be zero */
+
 /* ---- LOAD_INPUT (opcode 0x20, unit LDA) */
 #define EDNN_LOAD_INPUT_STREAMS_WORD          0U  /* w0[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (act_in) */
 #define EDNN_LOAD_INPUT_STREAMS_SHIFT         20U
@@ -891,6 +970,79 @@
 #define EDNN_ELTWISE_TILE_RESERVED_W5         0xFFFFFFFFU  /* must be zero */
 #define EDNN_ELTWISE_TILE_RESERVED_W6         0xFFFFFFFFU  /* must be zero */
 #define EDNN_ELTWISE_TILE_RESERVED_W7         0x00000000U  /* must be zero */
+
+/* ---- NORM_TILE (opcode 0x33, unit CMP) */
+#define EDNN_NORM_TILE_OUT_MAP_WORD           0U  /* w0[23:23] 0..1: output region holds the whole map (else just this tile) */
+#define EDNN_NORM_TILE_OUT_MAP_SHIFT          23U
+#define EDNN_NORM_TILE_OUT_MAP_WIDTH          1U
+#define EDNN_NORM_TILE_OUT_MAP_MASK           0x00800000U  /* in place */
+#define EDNN_NORM_TILE_OUT_MAP_SIGNED         0
+#define EDNN_NORM_TILE_OUT_MAP_MIN            0U
+#define EDNN_NORM_TILE_OUT_MAP_MAX            1U
+#define EDNN_NORM_TILE_IN_BASE_WORD           1U  /* w1[19:0] 0..1048575 words: input-buffer word of (first channel block, row ih0, column 0) */
+#define EDNN_NORM_TILE_IN_BASE_SHIFT          0U
+#define EDNN_NORM_TILE_IN_BASE_WIDTH          20U
+#define EDNN_NORM_TILE_IN_BASE_MASK           0x000FFFFFU  /* in place */
+#define EDNN_NORM_TILE_IN_BASE_SIGNED         0
+#define EDNN_NORM_TILE_IN_BASE_MIN            0U
+#define EDNN_NORM_TILE_IN_BASE_MAX            1048575U
+#define EDNN_NORM_TILE_N_CB_WORD              1U  /* w1[31:20] 1..4095 blocks: channel blocks: all blocks of the map (the window spans blocks) */
+#define EDNN_NORM_TILE_N_CB_SHIFT             20U
+#define EDNN_NORM_TILE_N_CB_WIDTH             12U
+#define EDNN_NORM_TILE_N_CB_MASK              0xFFF00000U  /* in place */
+#define EDNN_NORM_TILE_N_CB_SIGNED            0
+#define EDNN_NORM_TILE_N_CB_MIN               1U
+#define EDNN_NORM_TILE_N_CB_MAX               4095U
+#define EDNN_NORM_TILE_IH0_WORD               2U  /* w2[15:0] 0..65535 px: input row held at in_base */
+#define EDNN_NORM_TILE_IH0_SHIFT              0U
+#define EDNN_NORM_TILE_IH0_WIDTH              16U
+#define EDNN_NORM_TILE_IH0_MASK               0x0000FFFFU  /* in place */
+#define EDNN_NORM_TILE_IH0_SIGNED             0
+#define EDNN_NORM_TILE_IH0_MIN                0U
+#define EDNN_NORM_TILE_IH0_MAX                65535U
+#define EDNN_NORM_TILE_IN_ROWS_WORD           2U  /* w2[31:16] 1..65535 px: input rows resident from ih0 */
+#define EDNN_NORM_TILE_IN_ROWS_SHIFT          16U
+#define EDNN_NORM_TILE_IN_ROWS_WIDTH          16U
+#define EDNN_NORM_TILE_IN_ROWS_MASK           0xFFFF0000U  /* in place */
+#define EDNN_NORM_TILE_IN_ROWS_SIGNED         0
+#define EDNN_NORM_TILE_IN_ROWS_MIN            1U
+#define EDNN_NORM_TILE_IN_ROWS_MAX            65535U
+#define EDNN_NORM_TILE_OH0_WORD               3U  /* w3[15:0] 0..65535 px: first row of the tile */
+#define EDNN_NORM_TILE_OH0_SHIFT              0U
+#define EDNN_NORM_TILE_OH0_WIDTH              16U
+#define EDNN_NORM_TILE_OH0_MASK               0x0000FFFFU  /* in place */
+#define EDNN_NORM_TILE_OH0_SIGNED             0
+#define EDNN_NORM_TILE_OH0_MIN                0U
+#define EDNN_NORM_TILE_OH0_MAX                65535U
+#define EDNN_NORM_TILE_N_OH_WORD              3U  /* w3[31:16] 1..65535 px: rows in the tile */
+#define EDNN_NORM_TILE_N_OH_SHIFT             16U
+#define EDNN_NORM_TILE_N_OH_WIDTH             16U
+#define EDNN_NORM_TILE_N_OH_MASK              0xFFFF0000U  /* in place */
+#define EDNN_NORM_TILE_N_OH_SIGNED            0
+#define EDNN_NORM_TILE_N_OH_MIN               1U
+#define EDNN_NORM_TILE_N_OH_MAX               65535U
+#define EDNN_NORM_TILE_OUT_BASE_WORD          4U  /* w4[19:0] 0..1048575 words: output-buffer word of the region */
+#define EDNN_NORM_TILE_OUT_BASE_SHIFT         0U
+#define EDNN_NORM_TILE_OUT_BASE_WIDTH         20U
+#define EDNN_NORM_TILE_OUT_BASE_MASK          0x000FFFFFU  /* in place */
+#define EDNN_NORM_TILE_OUT_BASE_SIGNED        0
+#define EDNN_NORM_TILE_OUT_BASE_MIN           0U
+#define EDNN_NORM_TILE_OUT_BASE_MAX           1048575U
+#define EDNN_NORM_TILE_P_BASE_WORD            5U  /* w5[11:0] 0..4095 words: params-buffer word of the factor table (256 x uint16) */
+#define EDNN_NORM_TILE_P_BASE_SHIFT           0U
+#define EDNN_NORM_TILE_P_BASE_WIDTH           12U
+#define EDNN_NORM_TILE_P_BASE_MASK            0x00000FFFU  /* in place */
+#define EDNN_NORM_TILE_P_BASE_SIGNED          0
+#define EDNN_NORM_TILE_P_BASE_MIN             0U
+#define EDNN_NORM_TILE_P_BASE_MAX             4095U
+#define EDNN_NORM_TILE_RESERVED_W0            0xFF700000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W1            0x00000000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W2            0x00000000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W3            0x00000000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W4            0xFFF00000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W5            0xFFFFF000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W6            0xFFFFFFFFU  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W7            0x00000000U  /* must be zero */
 
 /* ---- STORE_TILE (opcode 0x40, unit ST) */
 #define EDNN_STORE_TILE_STREAMS_WORD          0U  /* w0[23:20] 0..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (act_out); 0 with loopback */
