@@ -33,8 +33,9 @@ def board() -> EmulatedDevice:
 @pytest.mark.parametrize("key", list(NETS))
 def test_network_through_the_runtime_is_bit_exact(key: str, nets_dir: Path) -> None:
     n = net(key, nets_dir)
-    with Runtime(compiled(key, "zcu104", nets_dir), board(), max_in_flight=1) as rt:
-        out = rt.run(n.feeds, raw=True)
+    # The deadline is host wall time: emulating a large run takes far longer than the board.
+    with Runtime(compiled(key, "zcu104", nets_dir), board(), max_in_flight=1, timeout=900) as rt:
+        out = rt.run(n.feeds, raw=True, timeout=900)
         for t in n.qg.outputs:
             assert_same(out[t], n.ref[t], f"{key} through the runtime, output '{t}'")
         assert all(p["calls"] == 1 for p in rt.profile())
@@ -42,7 +43,7 @@ def test_network_through_the_runtime_is_bit_exact(key: str, nets_dir: Path) -> N
 
 def test_lenet_and_yuface_concurrently(nets_dir: Path) -> None:
     keys = ("lenet", "yufacedetectnet_v1")
-    runtimes = {k: Runtime(compiled(k, "zcu104", nets_dir), board()) for k in keys}
+    runtimes = {k: Runtime(compiled(k, "zcu104", nets_dir), board(), timeout=900) for k in keys}
     errors: list[str] = []
 
     def serve(key: str) -> None:
