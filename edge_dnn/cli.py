@@ -2,6 +2,10 @@
 
 Each sub-command is a small function registered in ``_COMMANDS``; every error edge-dnn raises on
 purpose is printed as one line naming the place, with exit status 2.
+
+Other packages add sub-commands through the ``edge_dnn.commands`` entry-point group (e.g.
+``pipeline = "vision_pipeline.cli:register"`` in pyproject.toml), so this module never imports
+them by name; see :func:`plugin_commands`.
 """
 
 from __future__ import annotations
@@ -11,12 +15,19 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 import numpy as np
 
 from edge_dnn.caffe.importer import load_caffe, save_caffemodel
 from edge_dnn.errors import EdgeDnnError, InputError
 from edge_dnn.graph import Graph
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
 
 
 def _load(args: argparse.Namespace) -> Graph:
@@ -297,11 +308,79 @@ def build_parser() -> argparse.ArgumentParser:
     cp.set_defaults(func=cmd_compile)
     for register in _EXTRA_COMMANDS:
         register(sub)
+    for ep in plugin_commands():
+        _register_plugin(sub, ep)
     return p
 
 
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 """Registration hooks of the sub-commands other modules add (quantize, compile, ...)."""
+
+COMMAND_GROUP = "edge_dnn.commands"
+"""Entry-point group of sub-commands from other packages: ``<command> = "<module>:<function>"``,
+where ``function(subparsers)`` adds the sub-command ``<command>`` to the ``edge-dnn`` parser."""
+
+
+def _checkout_entry_points() -> list[EntryPoint]:
+    """The :data:`COMMAND_GROUP` entry points declared in the source checkout's pyproject.toml.
+
+    When edge-dnn runs from a checkout on ``PYTHONPATH`` without ``pip install``, no package
+    metadata exists, so its own pyproject.toml declarations are not registered anywhere; they
+    are read from the file next to the package instead (the same single declaration, no module
+    named here). An installed edge-dnn has no pyproject.toml beside it and gets none.
+    """
+    path = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    project = doc.get("project")
+    if not isinstance(project, dict) or project.get("name") != "edge-dnn":
+        return []
+    group = project.get("entry-points", {}).get(COMMAND_GROUP, {})
+    if not isinstance(group, dict):
+        return []
+    return [EntryPoint(str(k), str(v), COMMAND_GROUP) for k, v in group.items()]
+
+
+def plugin_commands() -> list[EntryPoint]:
+    """The sub-command plugins: installed :data:`COMMAND_GROUP` entry points, plus those the
+    source checkout declares (for names no installed entry point provides), by name."""
+    found = {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+    for ep in _checkout_entry_points():
+        found.setdefault(ep.name, ep)
+    return [found[k] for k in sorted(found)]
+
+
+def _register_plugin(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], ep: EntryPoint
+) -> None:
+    """Let a plugin add its sub-command; if it cannot be loaded (e.g. a missing optional
+    dependency), add a stand-in that reports why when the command is used."""
+    if ep.name in sub.choices:
+        return  # the built-in commands win
+    try:
+        register = ep.load()
+        if not callable(register):
+            raise TypeError(f"{ep.value} is not callable")
+        register(sub)
+        return
+    except Exception as exc:  # a plugin's import may fail in any way (missing cv2, ...)
+        reason = f"{type(exc).__name__}: {exc}"
+    if ep.name in sub.choices:
+        return  # the plugin failed after adding its parser: keep it, argparse reports errors
+    msg = f"command '{ep.name}' ({ep.value}) is unavailable: {reason}"
+    # Every argument of the stand-in is a positional (no option prefix it knows), so that any
+    # command line reaches the message below instead of an argparse usage error.
+    stub = sub.add_parser(
+        ep.name, help=f"(unavailable: {reason})", add_help=False, prefix_chars="\x00"
+    )
+    stub.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def unavailable(args: argparse.Namespace) -> int:
+        raise EdgeDnnError(msg)
+
+    stub.set_defaults(func=unavailable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,22 +11,33 @@ Backends here:
 * :class:`GraphBackend`: the float golden model (:meth:`edge_dnn.graph.Graph.run`).
 * :class:`QuantizedBackend`: the bit-exact integer reference
   (:meth:`edge_dnn.quant.qgraph.QuantizedGraph.run`), fed integers or floats.
-
-The emulated board and the PYNQ runtime plug in later behind the same protocol.
+* :class:`CompiledBackend`: a :class:`~edge_dnn.compiler.model.CompiledModel` run by a
+  *runner*: the emulated board (:class:`edge_dnn.emulator.run.ModelRunner`, the default) or any
+  object with the same ``run(feeds, raw=False)`` method, such as the board runtime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from edge_dnn.compiler.model import CompiledModel
 from edge_dnn.errors import InputError
 from edge_dnn.graph import Graph
 from edge_dnn.quant.qgraph import QuantizedGraph, TensorQuant
 
-__all__ = ["GraphBackend", "InferenceBackend", "QuantizedBackend"]
+if TYPE_CHECKING:
+    from vision_pipeline.preprocess import InputSpec
+
+__all__ = [
+    "CompiledBackend",
+    "GraphBackend",
+    "InferenceBackend",
+    "ModelRunnerLike",
+    "QuantizedBackend",
+]
 
 
 @runtime_checkable
@@ -145,3 +156,133 @@ class QuantizedBackend:
             else:
                 feeds[k] = a
         return self.qgraph.run(feeds, outputs=self.outputs, raw=self.raw_outputs)
+
+
+# ---------------------------------------------------------------------------- compiled models
+@runtime_checkable
+class ModelRunnerLike(Protocol):
+    """What :class:`CompiledBackend` needs from whatever executes a compiled model.
+
+    ``run`` takes float32 NCHW feeds (batch 1), quantizes them with the input tensors'
+    parameters, runs the model and returns the network outputs: dequantized float32, or the
+    stored integers with ``raw=True``. The returned arrays must be fresh (not reused by the
+    next ``run``). :class:`edge_dnn.emulator.run.ModelRunner` (the emulated board) implements
+    it; so does the board runtime.
+    """
+
+    def run(self, feeds: dict[str, np.ndarray], raw: bool = False) -> dict[str, np.ndarray]:
+        """Run the model once; tensor name -> array."""
+        ...
+
+
+class CompiledBackend:
+    """A compiled model (``.edm``) as a backend, on the emulated board or the real one.
+
+    The input buffers hold the quantized integers of the input tensors (their storage dtype,
+    NCHW, batch 1), as the board's input DMA buffers do: preprocessing quantizes straight into
+    them. ``run`` hands the runner the exact float values ``q * scale`` (which the runner
+    re-quantizes to ``q`` bit for bit).
+
+    Args:
+        model: The compiled model.
+        runner: Executes the model (see :class:`ModelRunnerLike`); default: the emulated
+            board, ``edge_dnn.emulator.run.ModelRunner(model)``.
+        outputs: Output tensors to return (default: every network output).
+        raw_outputs: Return the raw integers instead of dequantized float32.
+        close_runner: Whether :meth:`close` closes the runner (default: only the runner the
+            backend made itself).
+
+    Raises:
+        InputError: an unknown output name, or a float input the runner cannot be fed with
+            integers (float inputs get float32 buffers instead).
+    """
+
+    def __init__(
+        self,
+        model: CompiledModel,
+        runner: ModelRunnerLike | None = None,
+        outputs: Iterable[str] | None = None,
+        raw_outputs: bool = False,
+        close_runner: bool | None = None,
+    ) -> None:
+        self.model = model
+        self._owns_runner = runner is None if close_runner is None else bool(close_runner)
+        if runner is None:
+            from edge_dnn.emulator.run import ModelRunner
+
+            runner = ModelRunner(model)
+        self.runner = runner
+        self.outputs = list(model.outputs if outputs is None else outputs)
+        unknown = [o for o in self.outputs if o not in model.outputs]
+        if unknown:
+            raise InputError(
+                f"model '{model.name}' has no output(s) {unknown}; outputs: {list(model.outputs)}"
+            )
+        self.raw_outputs = bool(raw_outputs)
+        shapes: dict[str, tuple[int, ...]] = {}
+        dtypes: dict[str, np.dtype[Any]] = {}
+        for k in model.inputs:
+            info = model.tensors[k]
+            shapes[k] = (1, *info.shape[1:])
+            dtypes[k] = np.dtype(np.float32 if info.quant.is_float else info.quant.np_dtype)
+        self._buffers = _alloc(shapes, dtypes)
+
+    def input_quant(self, name: str) -> TensorQuant:
+        """Quantization parameters of input ``name``."""
+        _buffer(self._buffers, name, self.model.name)
+        return self.model.tensors[name].quant
+
+    def input_buffer(self, name: str) -> np.ndarray:
+        """The NCHW input buffer (the input tensor's integer dtype; float32 for float inputs)."""
+        return _buffer(self._buffers, name, self.model.name)
+
+    def input_spec(self, name: str | None = None, **kwargs: Any) -> InputSpec:
+        """The input specification recorded in the model (preprocessing and quantization).
+
+        Args:
+            name: Input tensor (default: the only one).
+            kwargs: Passed to :meth:`InputSpec.from_metadata` (``resize_mode``, ...).
+
+        Raises:
+            PreprocessError: several inputs and no name, or malformed metadata.
+        """
+        from vision_pipeline.errors import PreprocessError
+        from vision_pipeline.preprocess import InputSpec
+
+        if name is None:
+            if len(self.model.inputs) != 1:
+                raise PreprocessError(
+                    f"model '{self.model.name}' has inputs {list(self.model.inputs)}; name one"
+                )
+            name = self.model.inputs[0]
+        buf = self.input_buffer(name)
+        tq = self.model.tensors[name].quant
+        return InputSpec.from_metadata(
+            name, tuple(buf.shape), self.model.preprocess, None if tq.is_float else tq, **kwargs
+        )
+
+    def close(self) -> None:
+        """Release the runner (if it has a ``close``: a board runtime owns threads and DMA
+        buffers, a :class:`~vision_pipeline.process_runner.ProcessRunner` a process) when this
+        backend owns it (see ``close_runner``)."""
+        close = getattr(self.runner, "close", None)
+        if self._owns_runner and callable(close):
+            close()
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the model (dequantized float32 outputs unless ``raw_outputs``)."""
+        feeds: dict[str, np.ndarray] = {}
+        for k, v in inputs.items():
+            a = np.asarray(v)
+            if a.dtype.kind in "iu":
+                info = self.model.tensors.get(k)
+                if info is None or info.quant.is_float:
+                    raise InputError(f"input '{k}' is not quantized; pass float32 values")
+                feeds[k] = info.quant.dequantize(a, where=f"input '{k}'")
+            else:
+                feeds[k] = a
+        out = self.runner.run(feeds, raw=self.raw_outputs)
+        missing = [o for o in self.outputs if o not in out]
+        if missing:
+            raise InputError(f"the runner returned no output(s) {missing}")
+        return {o: out[o] for o in self.outputs}
