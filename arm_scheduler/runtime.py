@@ -43,7 +43,7 @@ import numpy as np
 
 from arm_scheduler import pg021
 from arm_scheduler.errors import BoardError
-from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep, TensorInfo, load_model
+from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep, load_model
 from edge_dnn.errors import InputError
 from edge_dnn.overlay.config import OverlayConfig, load_overlay
 
@@ -351,6 +351,16 @@ class Runtime:
             dmas = {d.name: self.device.pynq_dma(d.name) for d in self.cfg.dmas}
             self.emulated = True
         self._check_identity()
+        # Register offsets and bit masks of the per-run path, looked up once.
+        ctrl, status = self.cfg.register("CONTROL"), self.cfg.register("STATUS")
+        code = status.field("ERROR_CODE")
+        self._ctrl = ctrl.offset
+        self._start = ctrl.field("START").mask
+        self._soft_reset = ctrl.field("SOFT_RESET").mask
+        self._status = status.offset
+        self._done = status.field("DONE").mask
+        self._error = status.field("ERROR").mask
+        self._code = (code.mask, code.lsb)
         self._channels: dict[str, _Channel] = {}
         for d in self.cfg.dmas:
             for direction, stream in (("mm2s", d.mm2s), ("s2mm", d.s2mm)):
@@ -560,8 +570,7 @@ class Runtime:
     def reset(self) -> None:
         """Reset the engine (SOFT_RESET) and every DMA (DMACR.Reset)."""
         self._pos.clear()
-        ctrl = self.cfg.register("CONTROL")
-        self._regs.write(self._engine_mmio, "engine", ctrl.offset, ctrl.field("SOFT_RESET").mask)
+        self._regs.write(self._engine_mmio, "engine", self._ctrl, self._soft_reset)
         for dma in {c.dma: c for c in self._channels.values()}.values():
             self._regs.write(dma.mmio, dma.dma, pg021.REG_DMACR, pg021.CR_RESET)
         for c in self._channels.values():
@@ -577,16 +586,14 @@ class Runtime:
         t0 = time.perf_counter()
         r0, n0 = self._regs.seconds, self._regs.count
         clock0 = self._now_ns()
-        status = self.cfg.register("STATUS")
-        done, error = status.field("DONE").mask, status.field("ERROR").mask
-        ctrl = self.cfg.register("CONTROL")
+        done, error = self._done, self._error
         with self._arbiter.hold():
             # S2MM first (ready to receive), then the engine, then what feeds it.
             chains = slot.chains[index]
             for ch in chains:
                 if ch.channel.offset == pg021.S2MM_OFFSET:
                     self._start_chain(ch)
-            self._regs.write(self._engine_mmio, "engine", ctrl.offset, ctrl.field("START").mask)
+            self._regs.write(self._engine_mmio, "engine", self._ctrl, self._start)
             self._start_chain(self._cmds[index][1])
             for ch in chains:
                 if ch.channel.offset == pg021.MM2S_OFFSET:
@@ -594,13 +601,13 @@ class Runtime:
             deadline = time.monotonic() + self.timeout
             s2mm = [ch.channel for ch in chains if ch.channel.offset == pg021.S2MM_OFFSET]
             while True:
-                st = self._reg("STATUS")
+                st = self._regs.read(self._engine_mmio, "engine", self._status)
                 if st & error:
                     regs = self._status_regs()
                     self.reset()
-                    code = status.field("ERROR_CODE")
+                    mask, lsb = self._code
                     raise EngineStatusError(
-                        f"the engine stopped with error code {(st & code.mask) >> code.lsb}",
+                        f"the engine stopped with error code {(st & mask) >> lsb}",
                         index,
                         step.layers,
                         regs,
@@ -650,22 +657,6 @@ class Runtime:
         return int(now) if isinstance(now, int) else 0
 
     # ------------------------------------------------------------------ frames
-    def _tensor(self, slot: _Slot, info: TensorInfo) -> np.ndarray:
-        lay = info.layout
-        assert lay is not None
-        if lay.offset >= self._weights_range[1] or lay.end <= self._weights_range[0]:
-            data = np.asarray(slot.acts[lay.offset : lay.end])
-        else:  # pragma: no cover - activations never live in the weights region
-            raise SchedulerError(f"tensor '{info.name}' overlaps the weights region")
-        return lay.unpack(data, info.quant.np_dtype, info.shape[1]).reshape(info.shape)
-
-    def _put(self, slot: _Slot, info: TensorInfo, q: np.ndarray) -> None:
-        lay = info.layout
-        assert lay is not None
-        slot.acts[lay.offset : lay.end] = lay.pack(
-            np.asarray(q).reshape(1, info.shape[1], lay.height, lay.width)
-        )
-
     def _load_inputs(self, job: _Job) -> None:
         slot = job.slot
         assert slot is not None
@@ -675,23 +666,13 @@ class Runtime:
             q = x if x.dtype == info.quant.np_dtype else info.quant.quantize(x, where=name)
             slot.arm[name] = q
             if info.layout is not None:
-                self._put(slot, info, q)
+                info.write(slot.acts, q)
 
     def _arm_step(self, index: int, slot: _Slot) -> None:
         step = self.model.steps[index]
         assert isinstance(step, ArmStep)
         t0 = time.perf_counter()
-        ins = []
-        for t in step.inputs:
-            if t not in slot.arm:
-                slot.arm[t] = self._tensor(slot, self.model.tensors[t])
-            ins.append(slot.arm[t])
-        outs = step.layer.forward_int(ins, step.node)
-        for t, y in zip(step.outputs, outs):
-            slot.arm[t] = np.asarray(y)
-            info = self.model.tensors[t]
-            if info.layout is not None:
-                self._put(slot, info, slot.arm[t])
+        step.execute(slot.arm, slot.acts, self.model.tensors)
         prof = self._profile[index]
         prof.calls += 1
         prof.wall_s += time.perf_counter() - t0
@@ -702,7 +683,7 @@ class Runtime:
         out = {}
         for t in self.model.outputs:
             info = self.model.tensors[t]
-            q = slot.arm[t] if t in slot.arm else self._tensor(slot, info)
+            q = slot.arm[t] if t in slot.arm else info.read(slot.acts)
             out[t] = np.array(q) if job.raw else info.quant.to_float(q, where=f"output '{t}'")
         return out
 
@@ -755,26 +736,6 @@ class Runtime:
             self._finish(job, exc=exc)
 
     # ------------------------------------------------------------------ public API
-    def _check_feeds(self, x: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
-        inputs = self.model.inputs
-        feeds = {inputs[0]: x} if isinstance(x, np.ndarray) and len(inputs) == 1 else x
-        if not isinstance(feeds, Mapping):
-            raise InputError(f"model '{self.model.name}' has inputs {list(inputs)}: pass a dict")
-        if set(feeds) != set(inputs):
-            raise InputError(
-                f"model '{self.model.name}' inputs are {list(inputs)}, got {sorted(feeds)}"
-            )
-        out = {}
-        for name in inputs:
-            a = np.asarray(feeds[name])
-            shape = self.model.tensors[name].shape
-            if tuple(a.shape) != tuple(shape):
-                raise InputError(f"input '{name}': expected shape {tuple(shape)}, got {a.shape}")
-            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-                raise InputError(f"input '{name}' contains NaN or infinite values")
-            out[name] = a
-        return out
-
     def submit(
         self, x: Mapping[str, np.ndarray] | np.ndarray, raw: bool = False, timeout: float = 60.0
     ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
@@ -793,7 +754,7 @@ class Runtime:
         """
         if self._closed:
             raise RuntimeClosedError(f"runtime of '{self.model.name}' is closed")
-        feeds = self._check_feeds(x)
+        feeds = self.model.check_feeds(x, batch=1)
         if not self._inflight.acquire(timeout=timeout):
             raise TimeoutError(f"no in-flight slot free after {timeout:g} s")
         fut: concurrent.futures.Future[dict[str, np.ndarray]] = concurrent.futures.Future()

@@ -95,6 +95,8 @@ from edge_dnn.compiler.errors import (
     EdmVersionError,
     OverlayMismatchError,
 )
+from edge_dnn.emulator.errors import DmaError
+from edge_dnn.errors import InputError
 from edge_dnn.layers.base import Layer
 from edge_dnn.quant.arith import QuantizationError
 from edge_dnn.quant.qgraph import NodeQuant, QuantizedGraph, TensorQuant
@@ -242,6 +244,34 @@ class TensorInfo:
     quant: TensorQuant
     layout: TensorLayout | None = None
 
+    def read(self, image: np.ndarray) -> np.ndarray:
+        """The tensor's integers (NCHW, storage dtype) unpacked from a DDR image.
+
+        Args:
+            image: The DDR image (``uint8``, offset 0 = the plan's offset 0).
+
+        Raises:
+            DmaError: the tensor has no DDR layout.
+        """
+        lay = self.layout
+        if lay is None:
+            raise DmaError(f"tensor '{self.name}' has no DDR layout")
+        a = lay.unpack(image[lay.offset : lay.end], self.quant.np_dtype, self.shape[1])
+        return a.reshape(self.shape)
+
+    def write(self, image: np.ndarray, q: np.ndarray) -> None:
+        """Pack integers ``q`` (NCHW, storage dtype) into the DDR image at the layout.
+
+        Raises:
+            DmaError: no DDR layout, or a float tensor (float blobs never live in DDR).
+        """
+        lay = self.layout
+        if lay is None or self.quant.is_float:
+            raise DmaError(f"tensor '{self.name}' cannot be written to DDR (float or no layout)")
+        image[lay.offset : lay.end] = lay.pack(
+            np.asarray(q).reshape(1, self.shape[1], lay.height, lay.width)
+        )
+
 
 @dataclasses.dataclass(eq=False)
 class EngineStep:
@@ -308,6 +338,32 @@ class ArmStep:
     def name(self) -> str:
         """The layer name."""
         return self.layer.name
+
+    def execute(
+        self, arm: dict[str, np.ndarray], image: np.ndarray, tensors: Mapping[str, TensorInfo]
+    ) -> None:
+        """Run the layer's integer reference on the ARM.
+
+        Inputs come from ARM memory ``arm`` or, when absent, from the DDR ``image``; outputs go
+        to ``arm`` and, when they have a DDR layout, into ``image``.
+
+        Raises:
+            DmaError: an input is neither in ARM memory nor in DDR.
+        """
+        ins = []
+        for t in self.inputs:
+            if t not in arm:
+                if tensors[t].layout is None:
+                    raise DmaError(
+                        f"ARM layer '{self.name}' reads tensor '{t}', which is neither in ARM "
+                        "memory nor in DDR"
+                    )
+                arm[t] = tensors[t].read(image)
+            ins.append(arm[t])
+        for t, y in zip(self.outputs, self.layer.forward_int(ins, self.node)):
+            arm[t] = np.asarray(y)
+            if tensors[t].layout is not None:
+                tensors[t].write(image, arm[t])
 
 
 Step = EngineStep | ArmStep
@@ -409,6 +465,63 @@ class CompiledModel:
     def arm_steps(self) -> list[ArmStep]:
         """The ARM layers, in order."""
         return [s for s in self.steps if isinstance(s, ArmStep)]
+
+    def check_feeds(
+        self, feeds: Mapping[str, np.ndarray] | np.ndarray, batch: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Check the inputs of a run against the model's input tensors.
+
+        Args:
+            feeds: Input tensor name -> array (N, C, H, W); a bare array for a single input.
+            batch: The batch size required (``None``: any, equal for all inputs).
+
+        Returns:
+            Input name -> array (``np.asarray``, not copied).
+
+        Raises:
+            InputError: unknown, missing, mis-shaped, non-numeric or non-finite inputs (names
+                the input).
+        """
+        inputs = self.inputs
+        if isinstance(feeds, np.ndarray):
+            if len(inputs) != 1:
+                raise InputError(
+                    f"model '{self.name}' has {len(inputs)} inputs {list(inputs)}; pass a "
+                    "dict {blob: array}"
+                )
+            feeds = {inputs[0]: feeds}
+        unknown = sorted(set(feeds) - set(inputs))
+        missing = sorted(set(inputs) - set(feeds))
+        if unknown or missing:
+            raise InputError(
+                f"model '{self.name}' inputs are {list(inputs)}; unknown {unknown}, "
+                f"missing {missing}"
+            )
+        out: dict[str, np.ndarray] = {}
+        n: int | None = None
+        for name in inputs:
+            a = np.asarray(feeds[name])
+            shape = self.tensors[name].shape
+            if a.dtype.kind not in "fiu":
+                raise InputError(f"input '{name}': dtype {a.dtype} is not numeric")
+            if a.ndim != len(shape) or tuple(a.shape[1:]) != tuple(shape[1:]):
+                raise InputError(
+                    f"input '{name}': expected shape (N, {', '.join(map(str, shape[1:]))}), got "
+                    f"{a.shape}"
+                )
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise InputError(f"input '{name}' contains NaN or infinite values")
+            if n is not None and a.shape[0] != n:
+                raise InputError(f"inputs have different batch sizes ({n} and {a.shape[0]})")
+            n = a.shape[0]
+            if batch is not None and n != batch:
+                raise InputError(
+                    f"input '{name}': expected shape ({batch}, "
+                    f"{', '.join(map(str, shape[1:]))}), got {a.shape}: this run takes batch "
+                    f"{batch}"
+                )
+            out[name] = a
+        return out
 
     def check_overlay(self, overlay: Any, path: str | Path | None = None) -> None:
         """Raise :class:`OverlayMismatchError` unless ``overlay`` (an ``OverlayConfig``) has

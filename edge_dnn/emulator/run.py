@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep, TensorInfo
+from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep
 from edge_dnn.emulator.engine import Engine, EngineCounters
 from edge_dnn.emulator.errors import DdrHazardError, DmaError
-from edge_dnn.errors import InputError
 from edge_dnn.overlay.config import OverlayConfig, load_overlay
 
 __all__ = ["DirectFeeder", "ModelRunner", "StepStats", "check_transfers", "run_compiled"]
@@ -178,58 +177,6 @@ class ModelRunner:
         self.stats: list[StepStats] = []
 
     # ------------------------------------------------------------------ inputs / outputs
-    def _feeds(self, feeds: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
-        inputs = self.model.inputs
-        if isinstance(feeds, np.ndarray):
-            if len(inputs) != 1:
-                raise InputError(
-                    f"model '{self.model.name}' has {len(inputs)} inputs {list(inputs)}; pass a "
-                    "dict {blob: array}"
-                )
-            feeds = {inputs[0]: feeds}
-        unknown = sorted(set(feeds) - set(inputs))
-        missing = sorted(set(inputs) - set(feeds))
-        if unknown or missing:
-            raise InputError(
-                f"model '{self.model.name}' inputs are {list(inputs)}; unknown {unknown}, "
-                f"missing {missing}"
-            )
-        out: dict[str, np.ndarray] = {}
-        n: int | None = None
-        for name in inputs:
-            a = np.asarray(feeds[name])
-            shape = self.model.tensors[name].shape
-            if a.dtype.kind not in "fiu":
-                raise InputError(f"input '{name}': dtype {a.dtype} is not numeric")
-            if a.ndim != len(shape) or tuple(a.shape[1:]) != tuple(shape[1:]):
-                raise InputError(
-                    f"input '{name}': expected shape (N, {', '.join(map(str, shape[1:]))}), got "
-                    f"{a.shape}"
-                )
-            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-                raise InputError(f"input '{name}' contains NaN or infinite values")
-            if n is not None and a.shape[0] != n:
-                raise InputError(f"inputs have different batch sizes ({n} and {a.shape[0]})")
-            n = a.shape[0]
-            out[name] = a
-        return out
-
-    @staticmethod
-    def _from_ddr(info: TensorInfo, image: np.ndarray) -> np.ndarray:
-        lay = info.layout
-        assert lay is not None
-        a = lay.unpack(image[lay.offset : lay.end], info.quant.np_dtype, info.shape[1])
-        return a.reshape(info.shape)
-
-    @staticmethod
-    def _to_ddr(info: TensorInfo, x: np.ndarray, image: np.ndarray) -> None:
-        lay = info.layout
-        assert lay is not None
-        if info.quant.is_float:
-            raise DmaError(f"tensor '{info.name}' is float32 but has a DDR layout")
-        a = np.asarray(x)
-        image[lay.offset : lay.end] = lay.pack(a.reshape(1, info.shape[1], lay.height, lay.width))
-
     # ------------------------------------------------------------------ execution
     def run(
         self,
@@ -258,7 +205,7 @@ class ModelRunner:
             InputError: missing, unknown or mis-shaped inputs.
             EngineFault, DmaError, DdrHazardError: the emulated board failed.
         """
-        xs = self._feeds(feeds)
+        xs = self.model.check_feeds(feeds)
         n = next(iter(xs.values())).shape[0] if xs else 1
         per_sample = [
             self._run_one({k: v[i : i + 1] for k, v in xs.items()}, debug) for i in range(n)
@@ -281,7 +228,7 @@ class ModelRunner:
             q = info.quant.quantize(x, where=f"input '{name}'")
             arm[name] = q
             if info.layout is not None:
-                self._to_ddr(info, q, image)
+                info.write(image, q)
         # the step after which each DDR tensor holds its value (buffer tenants' first step;
         # concat producers are tenants of the concat's buffer)
         written_at: dict[int, list[str]] = {}
@@ -296,25 +243,9 @@ class ModelRunner:
                 if debug:
                     for t in dict.fromkeys([*step.outputs, *written_at.get(idx, [])]):
                         if m.tensors[t].layout is not None:
-                            seen[t] = self._from_ddr(m.tensors[t], image)
+                            seen[t] = m.tensors[t].read(image)
             elif isinstance(step, ArmStep):
-                ins = []
-                for t in step.inputs:
-                    if t not in arm:
-                        info = m.tensors[t]
-                        if info.layout is None:
-                            raise DmaError(
-                                f"ARM layer '{step.name}' reads tensor '{t}', which is neither "
-                                "in ARM memory nor in DDR"
-                            )
-                        arm[t] = self._from_ddr(info, image)
-                    ins.append(arm[t])
-                outs = step.layer.forward_int(ins, step.node)
-                for t, y in zip(step.outputs, outs):
-                    arm[t] = np.asarray(y)
-                    info = m.tensors[t]
-                    if info.layout is not None:
-                        self._to_ddr(info, arm[t], image)
+                step.execute(arm, image, m.tensors)
             else:  # pragma: no cover - the model format knows two step kinds
                 raise DmaError(f"unknown step kind {type(step).__name__}")
         result: dict[str, np.ndarray] = {}
@@ -328,7 +259,7 @@ class ModelRunner:
                 info = m.tensors[t]
                 if info.layout is None:
                     raise DmaError(f"network output '{t}' is neither in ARM memory nor in DDR")
-                result[t] = self._from_ddr(info, image)
+                result[t] = info.read(image)
         return result
 
 

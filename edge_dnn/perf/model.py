@@ -301,7 +301,7 @@ def _layer_index(model: CompiledModel) -> dict[int, dict[str, Any]]:
     return dict(enumerate(model.report.get("layers", [])))
 
 
-def _instruction_bytes(cfg: OverlayConfig, tm: TimingModel, ins: Any, prec: Any) -> int:
+def _instruction_bytes(cfg: OverlayConfig, tm: TimingModel, ins: Any) -> int:
     if isinstance(ins, LoadInput):
         return int(ins.n_words) * block_bytes(cfg)
     if isinstance(ins, LoadWeights):
@@ -310,12 +310,6 @@ def _instruction_bytes(cfg: OverlayConfig, tm: TimingModel, ins: Any, prec: Any)
         return int(ins.n_words) * tm.word_bytes("params")
     if isinstance(ins, StoreTile) and not ins.loopback:
         return int(ins.n_blocks) * int(ins.block_words) * block_bytes(cfg)
-    return 0
-
-
-def _macs(cfg: OverlayConfig, tm: TimingModel, ins: Any, conv: ConfigConv | None) -> int:
-    if isinstance(ins, ComputeTile) and conv is not None:
-        return tm.compute_macs(conv, ins)
     return 0
 
 
@@ -397,14 +391,15 @@ def profile_model(
                 )
                 per_tag[tag] = row
             row.instructions += 1
-            nbytes = _instruction_bytes(cfg, tm, ins, None)
+            nbytes = _instruction_bytes(cfg, tm, ins)
             run_bytes += nbytes
             if unit in _ROLE_OF_UNIT and nbytes:
                 role = _ROLE_OF_UNIT[unit]
                 row.bytes[role] = row.bytes.get(role, 0) + nbytes
             if unit == Unit.CMP:
                 row.compute_cycles += cycles
-                row.macs += _macs(cfg, tm, ins, conv)
+                if isinstance(ins, ComputeTile) and conv is not None:
+                    row.macs += tm.compute_macs(conv, ins)
             elif unit == Unit.ST:
                 row.store_cycles += cycles
             else:
