@@ -370,6 +370,10 @@ class Runtime:
         self._arbiter = arbiter_of(self.device)
         self._pos = self._arbiter.positions
         self._allocate(max_in_flight)
+        # New rings may sit where a closed runtime's rings were: a channel idling on a freed
+        # descriptor must be restarted with CURDESC, never continued by TAILDESC alone.
+        with self._arbiter.hold():
+            self._pos.clear()
         self._inflight = threading.BoundedSemaphore(len(self._slots))
         self.profile_reset()
         self._free_slots: queue.Queue[_Slot] = queue.Queue()
@@ -801,6 +805,8 @@ class Runtime:
             self._closed = True
         self._ready.put(None)
         self._dispatcher.join(timeout)
+        with self._arbiter.hold():
+            self._pos.clear()  # the channels idle on descriptors about to be freed
         if self._arm_pool is not None:
             self._arm_pool.shutdown(wait=True)
         bufs = [self._weights, *self._rings]

@@ -269,3 +269,19 @@ def test_two_runtimes_share_one_overlay_from_two_threads(device: EmulatedDevice)
     a.close()
     b.close()
     assert not errors
+
+
+def test_a_new_runtime_restarts_channels_left_on_freed_descriptors(
+    device: EmulatedDevice,
+) -> None:
+    """A closed runtime's rings are freed; the next runtime (whose rings may land at the same
+    addresses) must restart every channel with CURDESC instead of moving TAILDESC only."""
+    x = frames(1)[0]
+    with Runtime(digits(), device) as rt:
+        rt.run(x, raw=True)
+    with Runtime(digits(), device, trace=True, timeout=5.0) as rt2:
+        got = rt2.run(x, raw=True, timeout=30)
+        assert np.array_equal(next(iter(got.values())), reference(x))
+        starts = {who for rw, who, off, _ in rt2.trace
+                  if rw == "W" and who != "engine" and off % 0x30 == pg021.REG_CURDESC}  # fmt: skip
+        assert starts, "the first run of a new runtime writes CURDESC"
