@@ -79,8 +79,9 @@ Options:
  board only:
   --board NAME           the board, overriding detection (ZCU104, ZCU102, Ultra96, Ultra96V2, ...)
   --pynq-venv DIR        PYNQ's virtual environment (default <root>/usr/local/share/pynq-venv)
-  --overlay-dir DIR      folder holding edge_dnn_<overlay>.{bit,hwh,sha256}
-                         (default: <source>/out/overlays/<overlay>, where the Vivado build puts them)
+  --overlay-dir DIR      folder holding edge_dnn_<overlay>.{bit,hwh,sha256} (default:
+                         <source>/overlays/<overlay>/build/out, where \`make -C overlays/<overlay>/build\`
+                         writes them, the .sha256 included)
   --no-overlay           do not place overlay files (the package then runs on the emulator only)
   --notebooks-dir DIR    deliver the notebooks under DIR (default \$PYNQ_JUPYTER_NOTEBOOKS)
   --force-notebooks      overwrite delivered notebooks that differ from the package's
@@ -357,7 +358,9 @@ source_fingerprint() {
 	for p in pyproject.toml README.md LICENSE edge_dnn arm_scheduler vision_pipeline overlays notebooks; do
 		if [[ -e $SRC/$p ]]; then parts+=("$p"); fi
 	done
-	digest=$(cd "$SRC" && find "${parts[@]}" \( -name __pycache__ -o -name '*.egg-info' \) -prune \
+	# overlays/*/build holds the Vivado build (gigabytes of products, none of them installed).
+	digest=$(cd "$SRC" && find "${parts[@]}" \( -name __pycache__ -o -name '*.egg-info' \
+		-o -path 'overlays/*/build' \) -prune \
 		-o -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum)
 	printf 'tree %s' "${digest%% *}"
 }
@@ -428,13 +431,16 @@ check_overlay_sources() {
 	local base=edge_dnn_$OVERLAY f expected actual
 	local -a missing=()
 	((NO_OVERLAY)) && return 0
-	OVERLAY_SRC=${OVERLAY_DIR:-$SRC/out/overlays/$OVERLAY}
+	# Default: the output folder of the generated Vivado build (edge_dnn.overlay.build.output_dir),
+	# whose Makefile also writes the .sha256 once the .bit and .hwh exist.
+	OVERLAY_SRC=${OVERLAY_DIR:-$SRC/overlays/$OVERLAY/build/out}
 	for f in "$base.bit" "$base.hwh" "$base.sha256"; do
 		[[ -f $OVERLAY_SRC/$f ]] || missing+=("$f")
 	done
 	if ((${#missing[@]})); then
 		die "overlay files missing in $OVERLAY_SRC: ${missing[*]}. Build the $OVERLAY overlay" \
-			"with Vivado and pass its folder with --overlay-dir DIR (the .sha256 file is" \
+			"(make -C overlays/$OVERLAY/build writes all three to overlays/$OVERLAY/build/out)" \
+			"or pass the folder you copied them to with --overlay-dir DIR (the .sha256 file is" \
 			"\`sha256sum $base.bit $base.hwh\`), or pass --no-overlay to run on the emulator only"
 	fi
 	for f in "$base.bit" "$base.hwh"; do

@@ -41,7 +41,7 @@ from edge_dnn.overlay.build import (
     hwh_name,
     output_dir,
 )
-from edge_dnn.overlay.config import OverlayConfig, load_overlay
+from edge_dnn.overlay.config import OverlayConfig, load_overlay, packaged_overlays_dir
 
 ENV_BITSTREAMS = "EDGE_DNN_BITSTREAMS"
 """Environment variable: folders (``os.pathsep``-separated) searched first for bitstreams."""
@@ -50,27 +50,65 @@ _DMA_IRQ_PINS = (("mm2s", "mm2s_introut"), ("s2mm", "s2mm_introut"))
 
 
 # ---------------------------------------------------------------------------- finding files
-def bitstream_search_path(cfg: OverlayConfig) -> list[Path]:
-    """Folders searched for ``edge_dnn_<name>.bit``, in order.
+def installed_overlay_dir(
+    cfg: OverlayConfig, package_data: str | os.PathLike[str] | None = None
+) -> Path:
+    """Where ``board_setup.sh`` installs the overlay files: ``<package data>/<name>/``.
 
-    ``$EDGE_DNN_BITSTREAMS`` entries, then the overlay's build output
-    (``overlays/<name>/build/out``, when the configuration was read from a file), then the
-    current directory.
+    Args:
+        cfg: The overlay configuration.
+        package_data: The installed package's overlay data folder; default
+            :func:`~edge_dnn.overlay.config.packaged_overlays_dir`
+            (``<site-packages>/edge_dnn/overlay/_data``, beside the packaged ``overlay.toml``).
+    """
+    base = Path(package_data) if package_data is not None else packaged_overlays_dir()
+    return base / cfg.name
+
+
+def bitstream_search_path(
+    cfg: OverlayConfig, *, package_data: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """Folders searched for ``edge_dnn_<name>.bit``, in order, duplicates removed.
+
+    1. ``$EDGE_DNN_BITSTREAMS`` entries (``os.pathsep``-separated);
+    2. the overlay's build output ``<overlay folder>/build/out`` (when the configuration was read
+       from a file; in a checkout, where ``make -C overlays/<name>/build`` writes);
+    3. the overlay folder itself (the folder of the ``overlay.toml`` that was loaded);
+    4. the installed package's ``edge_dnn/overlay/_data/<name>/``
+       (:func:`installed_overlay_dir`), where ``board_setup.sh`` places the checked files;
+    5. the current directory.
+
+    Args:
+        cfg: The overlay configuration.
+        package_data: Overrides the installed package's overlay data folder (tests).
     """
     dirs = [Path(p) for p in os.environ.get(ENV_BITSTREAMS, "").split(os.pathsep) if p]
     if cfg.source is not None:
-        dirs.append(output_dir(cfg))
-    dirs.append(Path.cwd())
-    return dirs
+        dirs += [output_dir(cfg), cfg.source.parent]
+    dirs += [installed_overlay_dir(cfg, package_data), Path.cwd()]
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for d in dirs:
+        key = d.resolve() if d.exists() else d.absolute()
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
-def find_bitstream(cfg: OverlayConfig, bitfile: str | os.PathLike[str] | None = None) -> Path:
+def find_bitstream(
+    cfg: OverlayConfig,
+    bitfile: str | os.PathLike[str] | None = None,
+    *,
+    package_data: str | os.PathLike[str] | None = None,
+) -> Path:
     """The bitstream of ``cfg``, with its ``.hwh`` beside it.
 
     Args:
         cfg: The overlay configuration.
         bitfile: A ``.bit`` path, or a folder holding ``edge_dnn_<name>.bit``; default: the first
             folder of :func:`bitstream_search_path` that has it.
+        package_data: Overrides the installed package's overlay data folder (tests).
 
     Returns:
         The absolute path of the ``.bit`` file.
@@ -84,7 +122,7 @@ def find_bitstream(cfg: OverlayConfig, bitfile: str | os.PathLike[str] | None = 
         p = Path(bitfile)
         candidates = [p / name] if p.is_dir() else [p]
     else:
-        candidates = [d / name for d in bitstream_search_path(cfg)]
+        candidates = [d / name for d in bitstream_search_path(cfg, package_data=package_data)]
     for c in candidates:
         if c.is_file():
             hwh = c.with_suffix(".hwh")
@@ -98,8 +136,8 @@ def find_bitstream(cfg: OverlayConfig, bitfile: str | os.PathLike[str] | None = 
     raise BitstreamNotFoundError(
         name,
         candidates,
-        f"build it with `make -C overlays/{cfg.name}/build` (scripts from {GENERATOR}) or set "
-        f"${ENV_BITSTREAMS}",
+        f"build it with `make -C overlays/{cfg.name}/build` (scripts from {GENERATOR}), install "
+        f"it on the board with board_setup.sh, or set ${ENV_BITSTREAMS}",
     )
 
 
@@ -325,6 +363,7 @@ __all__ = [
     "EdgeDnnOverlay",
     "bitstream_search_path",
     "find_bitstream",
+    "installed_overlay_dir",
     "overlay_mismatches",
     "verify_ip_dict",
 ]

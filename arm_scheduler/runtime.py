@@ -19,6 +19,11 @@ What happens when (``docs/scheduler.md``):
   a dispatcher thread runs engine steps, an ARM worker thread runs ARM steps, so the ARM work of
   frame N overlaps the engine work of frame N+1. Several runtimes share one overlay through a
   fair (first come, first served) :class:`OverlayArbiter`.
+* **Zero-copy inputs**: :meth:`Runtime.acquire_slot` reserves a slot;
+  :meth:`Runtime.input_buffer` is a writable NCHW view of that slot's DMA buffer at the input's
+  DDR layout (``input_mode`` ``"ddr"``), so preprocessing writes the quantized integers where
+  the MM2S channel reads them; :meth:`Runtime.run_prepared` / :meth:`Runtime.submit_prepared`
+  run on what was written. The view is read-only while its run is in flight.
 * **Faults**: DMA error bits or an engine that does not finish by the deadline reset the DMA
   channels and the engine, and raise :class:`DmaTransferError` / :class:`EngineTimeoutError` /
   :class:`EngineStatusError` naming the step's layers and the status registers. The runtime
@@ -257,6 +262,21 @@ class _Slot:
     acts: Any  # PynqBuffer uint8: the activation area
     chains: dict[int, list[_Chain]]  # engine step -> chains
     arm: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    # Prepared runs (zero-copy inputs): network input -> the writable NCHW array the caller
+    # fills (a view of ``acts`` or a host array, see Runtime.input_mode).
+    inputs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    reserved: bool = False  # held by acquire_slot: never taken by submit()
+    busy: bool = False  # a prepared run of this slot is queued or running
+
+
+@dataclasses.dataclass(frozen=True)
+class _InputPlan:
+    """How a network input reaches the engine on the zero-copy (prepared) path."""
+
+    mode: str  # "ddr", "staging" or "arm" (see Runtime.input_mode)
+    lanes: tuple[int, int] = (0, 0)  # ddr: physical channels [p0, p0 + C) of the only block
+    shared: bool = False  # ddr: other tensors' layouts overlap its bytes (reused buffer)
+    arm_read: bool = False  # an ARM step reads the input
 
 
 @dataclasses.dataclass
@@ -266,6 +286,25 @@ class _Job:
     future: concurrent.futures.Future[dict[str, np.ndarray]]
     slot: _Slot | None = None
     step: int = 0
+    prepared: bool = False  # the inputs are already in the slot (submit_prepared)
+    loaded: bool = False
+
+
+def _board_overlay(cfg: OverlayConfig) -> Any:
+    """The process-wide :class:`EdgeDnnOverlay` of ``cfg`` on a board, downloaded once.
+
+    Several runtimes (e.g. one per camera) share the overlay: a second download would
+    reprogram the PL under the first runtime's feet. A runtime for another overlay replaces it
+    (the PL holds one bitstream), which the identity check of the older runtimes then refuses.
+    """
+    from arm_scheduler.board_overlay import EdgeDnnOverlay
+
+    with _ARBITERS_LOCK:
+        ol = _DEFAULT.get("board_overlay")
+        if ol is None or ol.config.config_hash != cfg.config_hash:
+            ol = EdgeDnnOverlay(cfg.name)
+            _DEFAULT["board_overlay"] = ol
+        return ol
 
 
 def _emulated_device(cfg: OverlayConfig) -> Any:
@@ -331,9 +370,7 @@ class Runtime:
         self._closed = False
         self._lock = threading.RLock()
         if device is None and pynq_api.real_board_present():
-            from arm_scheduler.board_overlay import EdgeDnnOverlay
-
-            self._overlay = EdgeDnnOverlay(self.cfg.name)
+            self._overlay = _board_overlay(self.cfg)
             self.device = self._overlay.device
             self._engine_mmio = self._overlay.engine.mmio
             dmas = {d.name: getattr(self._overlay, d.name) for d in self.cfg.dmas}
@@ -370,6 +407,13 @@ class Runtime:
         self._arbiter = arbiter_of(self.device)
         self._pos = self._arbiter.positions
         self._allocate(max_in_flight)
+        self.input_copies = 0
+        """Copies of network-input size the runtime made of input data (quantizing a float
+        input, packing into the DDR layout, a staging pack or an ARM snapshot); prepared runs of
+        ``ddr`` / ``arm`` inputs add none."""
+        self._input_plans = {name: self._plan_input(name) for name in self.model.inputs}
+        for slot in self._slots:
+            slot.inputs = {name: self._input_array(name, slot) for name in self.model.inputs}
         # New rings may sit where a closed runtime's rings were: a channel idling on a freed
         # descriptor must be restarted with CURDESC, never continued by TAILDESC alone.
         with self._arbiter.hold():
@@ -433,18 +477,18 @@ class Runtime:
             cmd_bytes += int(step.cmd.nbytes)
         needed = (w_hi - w_lo) + slots * (mem.size + n_desc * pg021.DESC_BYTES) + cmd_bytes
         needed += len(engine_steps) * pg021.DESC_BYTES
-        stats = getattr(self.device, "memory_stats", None)
-        if callable(stats):
-            st = stats()
-            free = int(getattr(st, "largest_free", getattr(st, "free", needed)))
-            if needed > free:
-                raise ContiguousMemoryBudgetError(
-                    f"model '{self.model.name}' needs {needed:,} bytes of contiguous memory "
-                    f"({slots} slot(s) of {mem.size:,} bytes, weights {w_hi - w_lo:,}, "
-                    f"descriptors and commands); only {free:,} are free",
-                    needed,
-                    free,
-                )
+        # The emulated board reports its allocator; on the board the kernel's CmaFree is read.
+        from arm_scheduler import cma
+
+        avail = cma.free_contiguous_memory(self.device, on_board=not self.emulated)
+        if avail is not None and needed > avail.free:
+            raise ContiguousMemoryBudgetError(
+                f"model '{self.model.name}' needs {needed:,} bytes of contiguous memory "
+                f"({slots} slot(s) of {mem.size:,} bytes, weights {w_hi - w_lo:,}, "
+                f"descriptors and commands); only {avail.free:,} are free ({avail.source})",
+                needed,
+                avail.free,
+            )
 
         def alloc(shape: Any, dtype: Any) -> Any:
             return pynq_api.allocate(shape, dtype, target=self.device)
@@ -660,6 +704,91 @@ class Runtime:
         now = getattr(self.device, "now_ns", None)
         return int(now) if isinstance(now, int) else 0
 
+    # ------------------------------------------------------------------ zero-copy inputs
+    def _plan_input(self, name: str) -> _InputPlan:
+        """Where the prepared path keeps input ``name`` (see :meth:`input_mode`)."""
+        info = self.model.tensors[name]
+        arm_read = any(name in s.inputs for s in self.model.steps if isinstance(s, ArmStep))
+        lay = info.layout
+        if lay is None or info.quant.is_float:
+            return _InputPlan("arm", arm_read=arm_read)
+        C = int(info.shape[1]) if len(info.shape) > 1 else 1
+        cmap = lay.channel_map
+        used = [p for p, c in enumerate(cmap) if c >= 0]
+        p0 = used[0] if used else 0
+        # One channel block holding the logical channels in order on consecutive lanes: the
+        # NCHW tensor is then a strided view of the blocked bytes ([H][W][cbc] interleaved).
+        if (
+            len(info.shape) != 4
+            or int(info.shape[0]) != 1
+            or (lay.height, lay.width) != (int(info.shape[2]), int(info.shape[3]))
+            or lay.blocks != 1
+            or used != list(range(p0, p0 + C))
+            or [cmap[p] for p in used] != list(range(C))
+        ):
+            return _InputPlan("staging", arm_read=arm_read)
+        shared = any(
+            t.layout is not None
+            and t.name != name
+            and t.layout.offset < lay.end
+            and lay.offset < t.layout.end
+            for t in self.model.tensors.values()
+        )
+        return _InputPlan("ddr", (p0, p0 + C), shared, arm_read)
+
+    def _input_array(self, name: str, slot: _Slot) -> np.ndarray:
+        """The array prepared runs of ``slot`` read input ``name`` from."""
+        info = self.model.tensors[name]
+        plan = self._input_plans[name]
+        dtype = np.dtype(np.float32 if info.quant.is_float else info.quant.np_dtype)
+        if plan.mode != "ddr":
+            return np.zeros(tuple(int(d) for d in info.shape), dtype)
+        lay = info.layout
+        assert lay is not None
+        lo, hi = plan.lanes
+        region = self._region(slot, name)
+        # [1][C][H][W] indexing of the lanes [lo, hi) of the [H][W][cbc] words: no copy
+        return region[:, :, lo:hi].transpose(2, 0, 1)[None]
+
+    def _region(self, slot: _Slot, name: str) -> np.ndarray:
+        """The blocked bytes of DDR tensor ``name`` in ``slot`` as ``[H][W][cbc]`` elements."""
+        info = self.model.tensors[name]
+        lay = info.layout
+        assert lay is not None
+        dt = np.dtype(info.quant.np_dtype).newbyteorder("<")
+        raw = np.asarray(slot.acts)[lay.offset : lay.end]
+        return raw.view(dt).reshape(lay.height, lay.width, lay.block_channels)
+
+    def _load_prepared(self, job: _Job) -> None:
+        """Make a prepared slot's inputs visible to the run: nothing to copy for ``ddr`` and
+        ``arm`` inputs, one pack for ``staging`` ones."""
+        slot = job.slot
+        assert slot is not None
+        slot.arm = {}
+        for name, a in slot.inputs.items():
+            plan = self._input_plans[name]
+            info = self.model.tensors[name]
+            if plan.mode == "ddr":
+                if plan.shared:
+                    # Another tensor reused these bytes in the previous run: the padding lanes
+                    # must read as zeros again (the caller writes only the logical channels).
+                    lo, hi = plan.lanes
+                    region = self._region(slot, name)
+                    region[:, :, :lo] = 0
+                    region[:, :, hi:] = 0
+                    if plan.arm_read:
+                        # The plan may reuse the bytes before an ARM reader runs: snapshot.
+                        slot.arm[name] = np.array(a)
+                        self.input_copies += 1
+                        continue
+                slot.arm[name] = a
+            elif plan.mode == "staging":
+                info.write(slot.acts, a)
+                self.input_copies += 1
+                slot.arm[name] = a
+            else:
+                slot.arm[name] = a
+
     # ------------------------------------------------------------------ frames
     def _load_inputs(self, job: _Job) -> None:
         slot = job.slot
@@ -667,10 +796,14 @@ class Runtime:
         slot.arm = {}
         for name, x in job.feeds.items():
             info = self.model.tensors[name]
-            q = x if x.dtype == info.quant.np_dtype else info.quant.quantize(x, where=name)
+            q = x
+            if x.dtype != info.quant.np_dtype:
+                q = info.quant.quantize(x, where=name)
+                self.input_copies += 1
             slot.arm[name] = q
             if info.layout is not None:
                 info.write(slot.acts, q)
+                self.input_copies += 1
 
     def _arm_step(self, index: int, slot: _Slot) -> None:
         step = self.model.steps[index]
@@ -694,7 +827,13 @@ class Runtime:
     def _finish(self, job: _Job, result: Any = None, exc: BaseException | None = None) -> None:
         slot, job.slot = job.slot, None
         if slot is not None:
-            self._free_slots.put(slot)
+            if job.prepared:
+                # Back to its holder, writable again, before the caller sees the result.
+                for a in slot.inputs.values():
+                    a.flags.writeable = True
+                slot.busy = False
+            else:
+                self._free_slots.put(slot)
         if job.future.done():  # pragma: no cover - every job finishes once by construction
             return
         if exc is not None:
@@ -708,9 +847,14 @@ class Runtime:
             if job is None:
                 return
             try:
-                if job.slot is None:
+                if job.prepared:
+                    if not job.loaded:
+                        job.loaded = True
+                        self._load_prepared(job)
+                elif job.slot is None:
                     job.slot = self._free_slots.get()
                     self._load_inputs(job)
+                assert job.slot is not None
                 while job.step < len(self.model.steps):
                     idx = job.step
                     step = self.model.steps[idx]
@@ -771,6 +915,139 @@ class Runtime:
     ) -> dict[str, np.ndarray]:
         """Run one frame and return its outputs (see :meth:`submit`)."""
         return self.submit(x, raw=raw).result(timeout=timeout)
+
+    # ------------------------------------------------------------------ zero-copy API
+    def acquire_slot(self, timeout: float = 60.0) -> int:
+        """Reserve an in-flight slot for prepared runs (zero-copy inputs).
+
+        The slot stays with the caller until :meth:`release_slot`: :meth:`submit` never uses
+        it, and its input arrays (:meth:`input_buffer`) are the caller's to fill between runs.
+        Hold one slot per frame you want in flight.
+
+        Args:
+            timeout: Seconds to wait for a free slot.
+
+        Returns:
+            The slot index.
+
+        Raises:
+            RuntimeClosedError: after :meth:`close`. TimeoutError: no slot became free in time
+                (every slot is reserved or busy; see ``max_in_flight``).
+        """
+        self._check_open()
+        if not self._inflight.acquire(timeout=timeout):
+            raise TimeoutError(
+                f"runtime of '{self.model.name}': no free in-flight slot after {timeout:g} s "
+                f"({len(self._slots)} slot(s); create the Runtime with a larger max_in_flight)"
+            )
+        # The semaphore counts slots not claimed by queued frames: one is free or being freed.
+        slot = self._free_slots.get(timeout=max(1.0, timeout))
+        slot.reserved = True
+        return slot.index
+
+    def release_slot(self, slot: int) -> None:
+        """Give a reserved slot back to the pool (after its last prepared run finished).
+
+        Raises:
+            SchedulerError: not a reserved slot, or its run is still in flight.
+        """
+        if self._closed:
+            return  # close() released everything
+        s = self._reserved_slot(slot)
+        if s.busy:
+            raise SchedulerError(
+                f"slot {slot} of '{self.model.name}' has a run in flight; wait for its result "
+                "before releasing it"
+            )
+        s.reserved = False
+        self._free_slots.put(s)
+        self._inflight.release()
+
+    def input_mode(self, name: str) -> str:
+        """How prepared runs take input ``name``:
+
+        * ``"ddr"``: :meth:`input_buffer` is a view of the slot's DMA buffer (the input's
+          blocked DDR layout, indexed NCHW): what the caller writes is what the engine's MM2S
+          channel reads, with no copy;
+        * ``"staging"``: a host NCHW array packed once into the DMA buffer per run (a layout
+          with several channel blocks or a channel map that is not a lane range);
+        * ``"arm"``: a host NCHW array read by the ARM steps directly (no DDR layout).
+
+        Raises:
+            InputError: not a network input.
+        """
+        if name not in self._input_plans:
+            raise InputError(
+                f"model '{self.model.name}' has no input '{name}'; "
+                f"inputs: {list(self.model.inputs)}"
+            )
+        return self._input_plans[name].mode
+
+    def input_buffer(self, name: str, slot: int) -> np.ndarray:
+        """The array a prepared run of ``slot`` reads input ``name`` from.
+
+        Shape ``[1, C, H, W]`` (the compiled input shape, batch 1), the input's storage dtype
+        (int8 / uint8 / int16 quantized integers ``q = round(x / scale)``; float32 for a float
+        input); the same array object on every call. In ``ddr`` mode (:meth:`input_mode`) it is
+        a strided, writable view of the slot's DMA buffer (not C-contiguous: channels are
+        interleaved in the engine's ``[H][W][cbc]`` words). While a prepared run of the slot is
+        in flight the array is read-only (``flags.writeable`` is False): writes raise. After a
+        run its contents are undefined (the memory plan may reuse the bytes): write every
+        element before each run.
+
+        Raises:
+            InputError: not a network input. SchedulerError: ``slot`` is not reserved
+                (:meth:`acquire_slot`). RuntimeClosedError: after :meth:`close`.
+        """
+        self._check_open()
+        self.input_mode(name)
+        return self._reserved_slot(slot).inputs[name]
+
+    def submit_prepared(
+        self, slot: int, raw: bool = False
+    ) -> concurrent.futures.Future[dict[str, np.ndarray]]:
+        """Queue a run of ``slot`` on the inputs already written into its :meth:`input_buffer`
+        arrays; returns a future of its outputs (as :meth:`submit`). The slot stays reserved;
+        its input arrays are read-only until the future is done.
+
+        Raises:
+            SchedulerError: ``slot`` is not reserved or already has a run in flight.
+            RuntimeClosedError: after :meth:`close`.
+        """
+        self._check_open()
+        s = self._reserved_slot(slot)
+        with self._lock:
+            if s.busy:
+                raise SchedulerError(
+                    f"slot {slot} of '{self.model.name}' already has a run in flight; wait for "
+                    "its result before writing and submitting it again"
+                )
+            s.busy = True
+        for a in s.inputs.values():
+            a.flags.writeable = False
+        fut: concurrent.futures.Future[dict[str, np.ndarray]] = concurrent.futures.Future()
+        self._ready.put(_Job({}, raw, fut, slot=s, prepared=True))
+        return fut
+
+    def run_prepared(
+        self, slot: int, raw: bool = False, timeout: float = 60.0
+    ) -> dict[str, np.ndarray]:
+        """Run ``slot`` on its prepared inputs and return the outputs (see
+        :meth:`submit_prepared`)."""
+        return self.submit_prepared(slot, raw=raw).result(timeout=timeout)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeClosedError(f"runtime of '{self.model.name}' is closed")
+
+    def _reserved_slot(self, slot: int) -> _Slot:
+        if not (isinstance(slot, int) and 0 <= slot < len(self._slots)) or not (
+            self._slots[slot].reserved
+        ):
+            raise SchedulerError(
+                f"slot {slot!r} of '{self.model.name}' is not reserved; call acquire_slot() first"
+            )
+        return self._slots[slot]
 
     def profile_reset(self) -> None:
         """Clear the accumulated profile (and measure one bare register access)."""

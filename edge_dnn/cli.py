@@ -11,12 +11,14 @@ them by name; see :func:`plugin_commands`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -209,6 +211,117 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(flag: str, text: str, count: int | None = None) -> list[float]:
+    """Comma-separated numbers of a command-line flag (``x`` also separates two)."""
+    parts = [p for p in text.replace("x", ",").replace("X", ",").split(",") if p.strip()]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"{flag} {text}: expected comma-separated numbers") from None
+    if not values or (count is not None and len(values) != count):
+        want = f"{count} numbers" if count is not None else "numbers"
+        raise InputError(f"{flag} {text}: expected {want}")
+    return values
+
+
+def preprocess_from_args(args: argparse.Namespace, graph: Graph) -> Any:
+    """The input preprocessing the ``compile`` flags describe, or None when none is given.
+
+    The flags follow Caffe's ``transform_param`` (``mean_value`` / ``mean_file``, ``scale``,
+    ``crop_size``), an ImageData layer's ``new_height`` / ``new_width`` (``--resize``), the
+    channel order the network was trained with (``--bgr``, Caffe's default, or ``--rgb``) and
+    pycaffe's ``raw_scale`` (pixels in ``[0, R]``), which is folded into the mean and the scale:
+    ``(p * R / 255 - mean) * scale == (p - mean * 255 / R) * (scale * R / 255)``. Grey is
+    decoded for a 1-channel input.
+
+    Returns:
+        An :class:`~edge_dnn.quant.calib_data.Preprocess`, or None.
+
+    Raises:
+        InputError: malformed values, a multi-input network, or a geometry that does not give
+            the network input size. CalibrationError / ModelFormatError: an invalid or
+            unreadable mean.
+    """
+    from edge_dnn.quant.calib_data import Preprocess
+
+    given = [
+        args.mean is not None,
+        args.mean_file is not None,
+        args.scale is not None,
+        args.raw_scale is not None,
+        args.channel_order is not None,
+        args.resize is not None,
+        args.crop_size is not None,
+    ]
+    if not any(given):
+        return None
+    if len(graph.inputs) != 1:
+        raise InputError(
+            f"preprocessing flags describe one image input; the network has inputs "
+            f"{list(graph.inputs)}"
+        )
+    name, shape = next(iter(graph.inputs.items()))
+    if len(shape) != 4 or shape[1] not in (1, 3):
+        raise InputError(
+            f"preprocessing flags need an image input [N, 1 or 3, H, W]; input '{name}' is "
+            f"{list(shape)}"
+        )
+    C, H, W = (int(d) for d in shape[1:])
+    raw = 255.0 if args.raw_scale is None else float(args.raw_scale)
+    if not raw > 0:
+        raise InputError(f"--raw-scale {args.raw_scale}: must be > 0")
+    unit = 255.0 / raw  # pixel units per raw_scale unit
+    mean: tuple[float, ...] = ()
+    if args.mean is not None:
+        mean = tuple(v * unit for v in _numbers("--mean", args.mean))
+        if len(mean) not in (1, C):
+            raise InputError(
+                f"--mean {args.mean}: {len(mean)} values for input '{name}' with {C} channel(s) "
+                f"(give 1 or {C}, in the network's channel order)"
+            )
+    scale = (1.0 if args.scale is None else float(args.scale)) / unit
+    crop = args.crop_size
+    if crop is not None and (crop <= 0 or (crop, crop) != (H, W)):
+        raise InputError(
+            f"--crop-size {crop}: the crop must give the input size of '{name}', {H}x{W}"
+        )
+    resize: tuple[int, int] | None = None
+    if args.resize is not None:
+        hw = _numbers("--resize", args.resize, 2)
+        if any(v != int(v) or v <= 0 for v in hw):
+            raise InputError(f"--resize {args.resize}: expected two positive integers H,W")
+        resize = (int(hw[0]), int(hw[1]))
+    if crop is None:
+        if resize is not None and resize != (H, W):
+            raise InputError(
+                f"--resize {args.resize}: without --crop-size frames must be resized to the "
+                f"input size of '{name}', {H},{W}"
+            )
+        resize = (H, W)
+    elif resize is not None and (resize[0] < crop or resize[1] < crop):
+        raise InputError(f"--resize {args.resize} is smaller than --crop-size {crop}")
+    pre = Preprocess(
+        resize=resize,
+        crop_size=crop,
+        mean_value=mean,
+        mean_file=args.mean_file,
+        scale=scale,
+        channel_order=args.channel_order or "BGR",
+        grayscale=C == 1,
+    ).resolve()  # the mean file is read now and embedded in the .edm
+    if pre.mean_blob is not None:
+        blob = pre.mean_blob
+        if unit != 1.0:
+            # a mean file in raw_scale units, as pycaffe's: rescaled to pixel units
+            pre = dataclasses.replace(pre, mean_file=None, mean_blob=blob * np.float32(unit))
+        if resize is not None and blob.shape != (C, *resize):
+            raise InputError(
+                f"--mean-file {args.mean_file}: mean of shape {list(blob.shape)} does not match "
+                f"the resized image {[C, *resize]}"
+            )
+    return pre
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     """``edge-dnn compile``: calibrate, quantize and compile for an overlay; write an .edm."""
     from edge_dnn.compiler import compile_model, format_report
@@ -216,7 +329,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from edge_dnn.quant.quantizer import quantize
 
     graph = _load(args)
-    calib = load_calibration(args.calib, graph, limit=args.limit, batch_size=args.batch_size)
+    pre = preprocess_from_args(args, graph)
+    # Arrays are already preprocessed (the flags describe how they were made); images are
+    # preprocessed here exactly as the recorded specification says.
+    arrays = Path(args.calib).suffix.lower() in (".npy", ".npz")
+    calib = load_calibration(
+        args.calib,
+        graph,
+        preprocess=None if arrays else pre,
+        limit=args.limit,
+        batch_size=args.batch_size,
+    )
     qg = quantize(
         graph,
         calib,
@@ -224,7 +347,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         precision=args.precision,
         overrides=parse_overrides(args.override or []),
     )
-    model = compile_model(qg, args.overlay, preprocess=calib.preprocess)
+    model = compile_model(qg, args.overlay, preprocess=pre if pre is not None else calib.preprocess)
     model.save(args.output)
     print(format_report(model.report))
     print(f"wrote {args.output}")
@@ -305,7 +428,56 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--limit", type=int, help="use at most this many calibration samples")
     cp.add_argument("--batch-size", type=int, default=8)
     cp.add_argument("-o", "--output", required=True, metavar="M.edm")
-    cp.set_defaults(func=cmd_compile)
+    pp = cp.add_argument_group(
+        "input preprocessing",
+        "Recorded in the .edm for the runtime (edge-dnn pipeline) and applied to image "
+        "calibration data; .npy/.npz calibration data must already be preprocessed this way. "
+        "Default: resize to the input size, BGR (grey for 1 channel), no mean, scale 1.",
+    )
+    mean = pp.add_mutually_exclusive_group()
+    mean.add_argument(
+        "--mean",
+        metavar="B,G,R",
+        help="mean_value: per-channel means in the network's channel order, or one for all",
+    )
+    mean.add_argument(
+        "--mean-file", metavar="M.binaryproto", help="mean_file: a mean image (embedded)"
+    )
+    pp.add_argument(
+        "--scale", type=float, metavar="S", help="scale: multiplier after the mean (default 1)"
+    )
+    pp.add_argument(
+        "--raw-scale",
+        type=float,
+        metavar="R",
+        help="pycaffe raw_scale: the network saw pixels in [0, R] and --mean is in those units "
+        "(default 255: 8-bit pixels as they are)",
+    )
+    order = pp.add_mutually_exclusive_group()
+    order.add_argument(
+        "--bgr",
+        dest="channel_order",
+        action="store_const",
+        const="BGR",
+        help="the network takes BGR channels (Caffe's default)",
+    )
+    order.add_argument(
+        "--rgb",
+        dest="channel_order",
+        action="store_const",
+        const="RGB",
+        help="the network takes RGB channels (frames are reversed)",
+    )
+    pp.add_argument(
+        "--resize",
+        metavar="H,W",
+        help="resize frames to H,W before the crop (ImageData new_height,new_width; default: "
+        "the input size, or the frame's size with --crop-size)",
+    )
+    pp.add_argument(
+        "--crop-size", type=int, metavar="N", help="crop_size: center crop of N x N pixels"
+    )
+    cp.set_defaults(func=cmd_compile, channel_order=None)
     for register in _EXTRA_COMMANDS:
         register(sub)
     for ep in plugin_commands():

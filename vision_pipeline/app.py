@@ -22,11 +22,19 @@ Source specs (:func:`open_source_spec`):
   ``offset_ms`` (0: start time of the stream), ``name`` (the modality), ``pace`` (0/1: deliver
   at the frame rate, as a camera). Specs with the same seed/objects/fps/size view one scene.
 * anything :func:`~vision_pipeline.sources.open_source` opens: a camera index (``0``), a video
-  file, an image folder, an RTSP/HTTP URL, a GStreamer pipeline, a registered scheme.
+  file, an image folder, an RTSP/HTTP URL, a GStreamer pipeline, a registered scheme, PYNQ's
+  video input on a board (``pynq:hdmi_in``, ``pynq:mipi``: :mod:`vision_pipeline.pynq_video`).
 
 Sink specs (:func:`open_sink_spec`): ``video:PATH`` (``.avi``: MJPG, ``.mp4``: mp4v),
 ``jsonl:PATH`` (``jsonl:-``: standard output), ``mjpeg:PORT`` (bound to 127.0.0.1) or
-``mjpeg:HOST:PORT``, ``window``.
+``mjpeg:HOST:PORT``, ``window``, on a board ``displayport[:WxH[@FPS]]`` (the PS DisplayPort)
+and ``hdmi_out[:WxH[@FPS]]`` (the overlay's HDMI out; :mod:`vision_pipeline.pynq_video`).
+
+Runners (:data:`RUNNERS`, :func:`runner_factory_for`): ``runtime`` (the default) runs the model
+with :class:`arm_scheduler.Runtime`, on the overlay on a board and on the emulated board on a
+host, each sensor preprocessing straight into its own slot of the runtime's DMA buffers;
+``emulator`` with the engine emulator in the inference thread; ``process`` with the emulator in
+a child process per sensor.
 
 Fusion modes (:data:`FUSION_MODES`): ``wbf`` / ``nms`` (the model runs on every sensor; late
 fusion into the first source's frame), ``confirm`` (the model runs on the first source; its
@@ -70,6 +78,7 @@ from vision_pipeline.sync import Synchronizer
 
 __all__ = [
     "FUSION_MODES",
+    "RUNNERS",
     "build_pipeline",
     "default_decoder",
     "load_compiled",
@@ -77,9 +86,12 @@ __all__ = [
     "open_source_spec",
     "open_sources",
     "resolve_rig",
+    "runner_factory_for",
 ]
 
 FUSION_MODES = ("wbf", "nms", "confirm", "none")
+RUNNERS = ("runtime", "emulator", "process")
+"""What runs the model (:func:`runner_factory_for`); ``runtime`` is the default."""
 _SYNTH_KEYS = ("seed", "frames", "objects", "fps", "size", "offset_ms", "name", "pace")
 _VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
 
@@ -239,8 +251,14 @@ def open_sink_spec(spec: str | Sink, fps: float = 30.0) -> Sink:
         if not port.isdigit() or int(port) > 65535:
             raise SinkError(f"sink '{spec}': write mjpeg:PORT or mjpeg:HOST:PORT")
         return MjpegServerSink(host=host or "127.0.0.1", port=int(port))
+    if kind in ("displayport", "hdmi_out"):
+        # Imported on use: it reaches pynq, which only a board needs.
+        from vision_pipeline.pynq_video import open_display_sink
+
+        return open_display_sink(spec)
     raise SinkError(
-        f"unknown sink '{spec}'; use video:PATH, jsonl:PATH, mjpeg:PORT, mjpeg:HOST:PORT or window"
+        f"unknown sink '{spec}'; use video:PATH, jsonl:PATH, mjpeg:PORT, mjpeg:HOST:PORT, "
+        "window, displayport[:WxH] or hdmi_out[:WxH]"
     )
 
 
@@ -282,13 +300,63 @@ def default_decoder(model: CompiledModel, min_score: float | None = None) -> Dec
     )
 
 
+def runner_factory_for(
+    runner: str, sensors: int = 1, owned: list[Any] | None = None
+) -> Callable[[CompiledModel], Any]:
+    """The runner factory of a :data:`RUNNERS` name.
+
+    * ``runtime``: :class:`arm_scheduler.Runtime` on the overlay (on a board) or on the
+      process-wide emulated board (on a host). One runtime per model, shared by the sensors,
+      with ``sensors`` in-flight slots: each sensor's backend reserves one and preprocesses
+      straight into its DMA buffer (zero-copy inputs).
+    * ``emulator``: :class:`edge_dnn.emulator.run.ModelRunner` per sensor, in the inference
+      thread.
+    * ``process``: :class:`~vision_pipeline.process_runner.ProcessRunner` per sensor (the
+      emulator in a child process).
+
+    Args:
+        runner: The name.
+        sensors: Sensors that run the model (the runtime's slots).
+        owned: Runtimes made are appended here (so that they can be closed even when no
+            backend was made with them).
+
+    Raises:
+        PipelineError: an unknown name.
+    """
+    if runner == "runtime":
+        from arm_scheduler.runtime import Runtime
+
+        made: dict[int, Runtime] = {}
+
+        def shared_runtime(model: CompiledModel) -> Runtime:
+            rt = made.get(id(model))
+            if rt is None:
+                rt = made[id(model)] = Runtime(model, max_in_flight=max(1, int(sensors)))
+                if owned is not None:
+                    owned.append(rt)
+            return rt
+
+        return shared_runtime
+    if runner == "emulator":
+        from edge_dnn.emulator.run import ModelRunner
+
+        return ModelRunner
+    if runner == "process":
+        from vision_pipeline.process_runner import ProcessRunner
+
+        return ProcessRunner
+    raise PipelineError(f"runner must be one of {RUNNERS}, got {runner!r}")
+
+
 def _sensor_model(
     model: CompiledModel,
     decoder: Decoder,
-    runner_factory: Callable[[CompiledModel], ModelRunnerLike] | None,
+    runner_factory: Callable[[CompiledModel], Any],
     backends: list[CompiledBackend],
+    runners: list[Any],
 ) -> SensorModel:
-    runner = None if runner_factory is None else runner_factory(model)
+    runner = runner_factory(model)
+    runners.append(runner)  # closed at the end even if the backend cannot be made
     backend = CompiledBackend(model, runner, close_runner=True)
     backends.append(backend)
     pre = Preprocessor.for_backend(backend.input_spec(), backend)
@@ -296,22 +364,38 @@ def _sensor_model(
 
 
 class _ReleaseBackends(Sink):
-    """Closes the pipeline's backends (their runners: processes, board buffers) when the
-    pipeline closes its sinks at the end of the run; writes nothing."""
+    """Closes the pipeline's backends and their runners (processes, runtime threads and board
+    buffers) when the pipeline closes its sinks at the end of the run; writes nothing."""
 
     name = "release-backends"
 
-    def __init__(self, backends: Sequence[CompiledBackend]) -> None:
-        self.backends = list(backends)
+    def __init__(self, backends: list[CompiledBackend], runners: list[Any]) -> None:
+        self.backends = backends  # filled after this sink is made: keep the list itself
+        self.runners = runners
 
     def write(self, result: FrameResult) -> None:
         """Nothing to write."""
 
     def close(self) -> None:
-        """Close every backend (each at most once)."""
+        """Close every backend, then every runner (each at most once; the first error is raised
+        after all were closed)."""
         backends, self.backends = self.backends, []
+        runners, self.runners = self.runners, []
+        first: BaseException | None = None
         for b in backends:
-            b.close()
+            try:
+                b.close()
+            except Exception as exc:
+                first = first or exc
+        for r in {id(r): r for r in runners}.values():  # a shared runtime once
+            close = getattr(r, "close", None)
+            try:
+                if callable(close):
+                    close()
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
 
 
 # ---------------------------------------------------------------------------- the pipeline
@@ -330,6 +414,7 @@ def build_pipeline(
     runner_factory: Callable[[CompiledModel], ModelRunnerLike] | None = None,
     config: PipelineConfig | None = None,
     on_result: Callable[[FrameResult], None] | None = None,
+    runner: str = "runtime",
 ) -> Pipeline:
     """A pipeline running a compiled model over sources into sinks (see the module docstring).
 
@@ -349,11 +434,18 @@ def build_pipeline(
             boxes are slightly larger, class-agnostic so that a class disagreement between
             sensors does not duplicate an object).
         track: Assign track ids (:class:`~vision_pipeline.postprocess.IouTracker`).
-        runner_factory: Makes the runner of each sensor's :class:`CompiledBackend` (default:
-            the emulated board), e.g. :class:`~vision_pipeline.process_runner.ProcessRunner`.
-            The runners are closed when the pipeline closes its sinks at the end of the run.
+        runner_factory: Makes the runner of each sensor's :class:`CompiledBackend`, e.g.
+            :class:`~vision_pipeline.process_runner.ProcessRunner`; overrides ``runner``.
         config: Queue sizes, drop policy, deadlines.
         on_result: Called with every result (after the sinks).
+        runner: One of :data:`RUNNERS` (see :func:`runner_factory_for`) when no
+            ``runner_factory`` is given: ``runtime`` (default: :class:`arm_scheduler.Runtime`,
+            on the overlay on a board, on the emulated board on a host, preprocessing straight
+            into its DMA buffers), ``emulator`` or ``process``.
+
+    The backends and runners (runtime threads and buffers, child processes) are closed when the
+    pipeline closes its sinks at the end of the run (``PipelineConfig.close_sinks``, the
+    default), or here if building fails.
 
     Returns:
         The pipeline (not started). It owns the sources and sinks: they are closed when it ends;
@@ -367,6 +459,8 @@ def build_pipeline(
         raise PipelineError(f"fusion must be one of {FUSION_MODES}, got {fusion!r}")
     if frames is not None and frames < 0:
         raise PipelineError(f"frames must be >= 0, got {frames}")
+    if runner not in RUNNERS:
+        raise PipelineError(f"runner must be one of {RUNNERS}, got {runner!r}")
     srcs = open_sources(sources)
     opened: list[Sink] = []
     try:
@@ -378,10 +472,12 @@ def build_pipeline(
         sensors = [s.name for s in srcs]
         on = sensors[:1] if mode in ("confirm", "none") else sensors
         backends: list[CompiledBackend] = []
+        runners: list[Any] = []
         # Last of the sinks (the others are inserted before it): releases the runners when the
         # pipeline ends, or below if building fails.
-        opened.append(_ReleaseBackends(backends))
-        models = {name: _sensor_model(cm, dec, runner_factory, backends) for name in on}
+        opened.append(_ReleaseBackends(backends, runners))
+        factory = runner_factory or runner_factory_for(runner, len(on), runners)
+        models = {name: _sensor_model(cm, dec, factory, backends, runners) for name in on}
         stage: FusionStage | None = None
         if mode != "none":
             rig = resolve_rig(srcs, calibration)

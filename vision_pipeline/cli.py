@@ -38,8 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "pipeline",
         help="run a compiled model (.edm) over camera / video / synthetic sources",
-        description="Run a compiled model on the emulated board over one or more synchronised "
-        "sources, fuse the sensors' detections and write the results to sinks.",
+        description="Run a compiled model on the board runtime (the overlay on a board, the "
+        "emulated board on a host) over one or more synchronised sources, fuse the sensors' "
+        "detections and write the results to sinks.",
     )
     p.add_argument("--model", required=True, metavar="M.edm", help="compiled model")
     p.add_argument("--source", action="append", required=True, metavar="SRC", help=_SOURCE_HELP)
@@ -58,10 +59,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--track", action="store_true", help="assign track ids")
     p.add_argument(
         "--runner",
-        choices=("emulator", "process"),
-        default="emulator",
-        help="run the emulated board in the inference thread (emulator) or in a child process "
-        "per sensor (process: overlaps with capture and post-processing)",
+        choices=("runtime", "emulator", "process"),
+        default="runtime",
+        help="runtime (default): arm_scheduler.Runtime, the overlay on a board or the emulated "
+        "board on a host, preprocessing straight into its DMA buffers; emulator: the engine "
+        "emulator in the inference thread; process: the emulator in a child process per sensor",
     )
     p.add_argument("--stats-json", metavar="FILE", help="write statistics (and metrics) as JSON")
     p.set_defaults(func=cmd_pipeline)
@@ -72,7 +74,6 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from vision_pipeline.app import build_pipeline, open_sources, resolve_rig
     from vision_pipeline.errors import PipelineError
     from vision_pipeline.evaluation import DetectionEvaluator
-    from vision_pipeline.process_runner import ProcessRunner
 
     if args.frames is not None and args.frames < 0:
         raise PipelineError(f"--frames must be >= 0, got {args.frames}")
@@ -94,8 +95,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         tolerance_ms=args.tolerance_ms,
         min_score=args.min_score,
         track=args.track,
-        runner_factory=ProcessRunner if args.runner == "process" else None,
         on_result=evaluator,
+        runner=args.runner,
     )
     stats = pipeline.run(duration=args.duration)
     st = stats.stages

@@ -15,12 +15,24 @@ semantics, and the input :class:`~edge_dnn.quant.qgraph.TensorQuant` when quanti
 4. for an integer input buffer, quantization with the input tensor's scale exactly as
    :meth:`TensorQuant.quantize` (``clamp(round_half_away(f64(x) / f64(scale)))``).
 
+For an integer buffer and a per-channel (or no) mean, steps 3 and 4 are one ``cv2.LUT`` table
+lookup on the resized image (the table holds the quantized value of every channel and 8-bit
+pixel value, computed with the same operations, so it is bit-identical), in place over the
+resize scratch for 1-byte integers, followed by one pass writing the buffer. A mean blob or a
+grey frame feeding a colour model take the arithmetic path (float32 ufuncs with ``out=`` into a
+preallocated scratch, then the quantization into the buffer).
+
+The buffer may be strided: :meth:`arm_scheduler.Runtime.input_buffer` is a view of a DMA
+buffer whose channels are interleaved (the engine's ``[H][W][lanes]`` words), which the
+preprocessor fills directly (whole pixels at a time). A read-only buffer, the runtime's sign of
+a run in flight on that slot, is refused with :class:`PreprocessError`.
+
 There are no per-frame full-size copies: the resize writes into a preallocated scratch image
-(or into the letterbox canvas), channel order / crop / transpose are views, and the arithmetic
-writes into the input buffer with ``out=``. The quantized path uses preallocated network-size
-scratch buffers. ``Preprocessor.copies`` counts fallback copies (OpenCV returning a new array
-instead of writing into the given one) and ``Preprocessor.allocations`` counts scratch buffer
-allocations (once per frame size); both stay constant in steady state.
+(or into the letterbox canvas), channel order / crop / transpose are views, and the lookup or
+the arithmetic writes into the input buffer. ``Preprocessor.copies`` counts fallback copies
+(OpenCV returning a new array instead of writing into the given one) and
+``Preprocessor.allocations`` counts scratch buffer allocations (once per frame size); both stay
+constant in steady state.
 """
 
 from __future__ import annotations
@@ -274,8 +286,10 @@ class Preprocessor:
 
     Args:
         spec: The input specification.
-        buffer: The destination: ``[1, C, H, W]`` (or ``[C, H, W]``) C-contiguous array,
-            float32, or the integer dtype of ``spec.quant`` (the frame is then quantized).
+        buffer: The destination: a writable ``[1, C, H, W]`` (or ``[C, H, W]``) array, float32
+            or the integer dtype of ``spec.quant`` (the frame is then quantized). It may be
+            strided, e.g. :meth:`arm_scheduler.Runtime.input_buffer`, a view of a DMA buffer
+            whose channels are interleaved (``[H][W][lanes]``).
 
     Attributes:
         buffer: The destination buffer (never replaced).
@@ -297,8 +311,8 @@ class Preprocessor:
                 f"{where}: the backend buffer has shape "
                 f"{list(getattr(buffer, 'shape', []))}, expected {[1, C, H, W]}"
             )
-        if not buffer.flags.c_contiguous or not buffer.flags.writeable:
-            raise PreprocessError(f"{where}: the backend buffer must be writeable and C-contiguous")
+        if not buffer.flags.writeable:
+            raise PreprocessError(f"{where}: the backend buffer must be writeable")
         dt = buffer.dtype
         self.integer = dt.kind in "iu"
         if self.integer:
@@ -315,7 +329,7 @@ class Preprocessor:
         elif dt != np.float32:
             raise PreprocessError(f"{where}: the backend buffer must be float32 or int, got {dt}")
         self.buffer = buffer
-        self._target = buffer.reshape(C, H, W)  # a view (C-contiguous)
+        self._target = buffer[0] if buffer.ndim == 4 else buffer  # [C, H, W] view
         pre = spec.preprocess
         self._mean = (
             np.asarray(pre.mean_value, dtype=np.float32).reshape(-1, 1, 1)
@@ -323,6 +337,7 @@ class Preprocessor:
             else None
         )
         self._scale = np.float32(pre.scale)
+        self._lut = self._make_lut() if self.integer and pre.mean_blob is None else None
         self._scratch: dict[str, np.ndarray] = {}
         self._letterbox: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, Geometry]] = {}
         self.copies = 0
@@ -367,7 +382,8 @@ class Preprocessor:
             The frame's :class:`Geometry` in the network input.
 
         Raises:
-            PreprocessError: not a uint8 image, or too small for the crop / mean.
+            PreprocessError: not a uint8 image, too small for the crop / mean, or a read-only
+                buffer (a runtime slot whose run is still in flight).
         """
         spec = self.spec
         C, H, W = spec.shape[1:]
@@ -377,6 +393,11 @@ class Preprocessor:
                 f"input '{spec.name}': frames must be uint8 images, got "
                 f"{type(a).__name__} {getattr(a, 'dtype', '')} {list(getattr(a, 'shape', []))}"
             )
+        if not self.buffer.flags.writeable:
+            raise PreprocessError(
+                f"input '{spec.name}': the buffer is read-only: a run of its runtime slot is "
+                "still in flight (wait for its result before the next frame)"
+            )
         if a.ndim == 3 and a.shape[2] == 1:
             a = a[:, :, 0]
         if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
@@ -385,9 +406,11 @@ class Preprocessor:
                 f"{list(image.shape)}"
             )
         fh, fw = int(a.shape[0]), int(a.shape[1])
+        own = False  # ``a`` is a scratch image of ours, rewritten every frame
         if C == 1 and a.ndim == 3:
             g = self._buf("grey", (fh, fw), np.uint8)
             a = self._into(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY, dst=g), g)
+            own = True
 
         target = spec.resize_hw
         if target is None:
@@ -396,6 +419,7 @@ class Preprocessor:
             img, geo = self._letterboxed(a, target)
             sx, sy = geo.scale
             ox, oy = geo.offset
+            own = False  # the canvas keeps its borders from frame to frame
         else:
             th, tw = target
             sx, sy, ox, oy = tw / fw, th / fh, 0.0, 0.0
@@ -406,13 +430,8 @@ class Preprocessor:
                 img = self._into(
                     cv2.resize(a, (tw, th), dst=dst, interpolation=spec.interpolation), dst
                 )
+                own = True
 
-        if C == 3 and img.ndim == 2:
-            img = np.broadcast_to(img[:, :, None], (*img.shape, 3))
-        elif img.ndim == 2:
-            img = img[:, :, None]
-        if C == 3 and spec.preprocess.channel_order == "RGB":
-            img = img[:, :, ::-1]
         rh, rw = int(img.shape[0]), int(img.shape[1])
         y0 = x0 = 0
         crop = spec.preprocess.crop_size
@@ -423,20 +442,43 @@ class Preprocessor:
                     f"{crop} (set Preprocess.resize)"
                 )
             y0, x0 = (rh - crop) // 2, (rw - crop) // 2
-            img = img[y0 : y0 + crop, x0 : x0 + crop]
-        if img.shape[:2] != (H, W):  # only reachable without resize and crop checks
+        elif (rh, rw) != (H, W):  # only reachable without resize and crop checks
             raise PreprocessError(
-                f"input '{spec.name}': preprocessed image is {list(img.shape[:2])}, need {[H, W]}"
+                f"input '{spec.name}': preprocessed image is {[rh, rw]}, need {[H, W]}"
             )
-        chw = img.transpose(2, 0, 1)
+        if self._lut is not None and img.ndim == (3 if C == 3 else 2):
+            # Quantized input: one table lookup per pixel and channel (exact, see _make_lut)
+            # on the resized image, then one write into the buffer.
+            self._write_hwc(self._view(self._lookup(img, own), y0, x0))
+        else:
+            self._transform(self._view(img, y0, x0), y0, x0, (rh, rw))
+        self.frames += 1
+        return Geometry((fh, fw), (H, W), (sx, sy), (ox - x0, oy - y0))
 
+    def _view(self, img: np.ndarray, y0: int, x0: int) -> np.ndarray:
+        """``[H, W, C]`` view of the network input: grey replicated to colour, channel order,
+        center crop (no copies)."""
+        C, H, W = self.spec.shape[1:]
+        if C == 3 and img.ndim == 2:
+            img = np.broadcast_to(img[:, :, None], (*img.shape, 3))
+        elif img.ndim == 2:
+            img = img[:, :, None]
+        if C == 3 and self.spec.preprocess.channel_order == "RGB":
+            img = img[:, :, ::-1]
+        return img[y0 : y0 + H, x0 : x0 + W]
+
+    def _transform(self, hwc: np.ndarray, y0: int, x0: int, resized: tuple[int, int]) -> None:
+        """``(pixel - mean) * scale`` (then quantization) with ufuncs writing in place."""
+        spec = self.spec
+        C, H, W = spec.shape[1:]
+        chw = hwc.transpose(2, 0, 1)
         out = self._buf("float", (C, H, W), np.float32) if self.integer else self._target
         blob = spec.preprocess.mean_blob
         if blob is not None:
-            if blob.shape != (C, rh, rw):
+            if blob.shape != (C, *resized):
                 raise PreprocessError(
                     f"input '{spec.name}': mean blob of shape {list(blob.shape)} does not match "
-                    f"the resized image {[C, rh, rw]}"
+                    f"the resized image {[C, *resized]}"
                 )
             np.subtract(chw, blob[:, y0 : y0 + H, x0 : x0 + W], out=out, dtype=np.float32)
         elif self._mean is not None:
@@ -447,8 +489,56 @@ class Preprocessor:
             np.multiply(out, self._scale, out=out)
         if self.integer:
             self._quantize(out)
-        self.frames += 1
-        return Geometry((fh, fw), (H, W), (sx, sy), (ox - x0, oy - y0))
+
+    # ------------------------------------------------------------------ quantized fast path
+    def _make_lut(self) -> np.ndarray:
+        """The quantized value of every (source channel, 8-bit pixel value).
+
+        Each entry is computed with the per-pixel operations of the general path
+        (``f32(pixel) - f32(mean)``, ``* f32(scale)``, then :meth:`TensorQuant.quantize`), so
+        looking the table up is bit-identical to computing. Columns follow the frame's channel
+        order (BGR): with ``channel_order == "RGB"`` network channel ``c`` reads frame channel
+        ``2 - c``. Shape ``(1, 256, C)`` (``(1, 256)`` for one channel), as ``cv2.LUT`` wants.
+        """
+        q = self.spec.quant
+        assert q is not None  # checked in __init__
+        C = self.spec.shape[1]
+        v = np.arange(256, dtype=np.uint8)[None, :]
+        x = (
+            np.subtract(v, self._mean.reshape(-1, 1), dtype=np.float32)
+            if self._mean is not None
+            else v.astype(np.float32)
+        )
+        if self._scale != 1.0:
+            x = np.multiply(x, self._scale)
+        table = q.quantize(np.broadcast_to(x, (C, 256)), where=f"input '{self.spec.name}'")
+        if C == 3 and self.spec.preprocess.channel_order == "RGB":
+            table = table[::-1]
+        return np.ascontiguousarray(table.T)[None] if C == 3 else np.ascontiguousarray(table)
+
+    def _lookup(self, img: np.ndarray, own: bool) -> np.ndarray:
+        """The quantized image (storage dtype, ``img``'s shape): in place over ``img`` when it
+        is our own scratch and the integers are one byte wide, else into a scratch."""
+        assert self._lut is not None
+        dt = self._lut.dtype
+        if own and dt.itemsize == 1 and img.flags.c_contiguous:
+            dst = img.view(dt)
+        else:
+            dst = self._buf("lut", img.shape, dt)
+        return self._into(cv2.LUT(img, self._lut, dst=dst), dst)
+
+    def _write_hwc(self, hwc: np.ndarray) -> None:
+        """Write an ``[H, W, C]`` image of the storage dtype into the ``[C, H, W]`` buffer."""
+        dst = self._target.transpose(1, 2, 0)
+        e = dst.itemsize
+        C = dst.shape[2]
+        if C > 1 and dst.strides[2] == e and hwc.strides[2] == e:
+            # Both keep a pixel's channels adjacent (the DMA buffer's interleaved lanes, the
+            # image's BGR bytes): copy whole pixels rather than single channel values.
+            pixel = np.dtype(f"V{C * e}")
+            np.copyto(dst.view(pixel), hwc.view(pixel))
+        else:
+            np.copyto(dst, hwc)
 
     def _letterboxed(self, a: np.ndarray, target: tuple[int, int]) -> tuple[np.ndarray, Geometry]:
         fh, fw = int(a.shape[0]), int(a.shape[1])

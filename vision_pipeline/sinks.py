@@ -13,6 +13,11 @@ Sinks:
 * :class:`MjpegServerSink`: ``multipart/x-mixed-replace`` JPEG stream from a small threaded
   ``http.server`` bound to 127.0.0.1 by default, with a bounded number of clients and a clean
   shutdown (every thread joined with a deadline).
+
+On a board, :class:`vision_pipeline.pynq_video.DisplayPortSink` shows the frames on the PS
+DisplayPort or an overlay's HDMI out (sink specs ``displayport`` / ``hdmi_out``, opened by
+:func:`vision_pipeline.app.open_sink_spec`; that module is imported only then, as it reaches
+pynq).
 """
 
 from __future__ import annotations

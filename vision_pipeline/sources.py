@@ -15,11 +15,17 @@ Sources:
   with ground truth, rendered by a visible camera and by a lower-resolution thermal camera
   whose field of view is related by a known homography.
 
-Extension point (board video inputs)
-------------------------------------
-A new kind of input, e.g. PYNQ's HDMI-in / MIPI video pipeline on the board, is a subclass of
-:class:`Source` implementing ``read``/``close`` (timestamps from ``time.monotonic_ns()`` at
-capture, ``live = True``) registered under a scheme with :func:`register_source`::
+Board video inputs
+------------------
+``pynq:<input>[,key=value,...]`` (``pynq:hdmi_in``, ``pynq:mipi,mode=1280x720@60``) opens
+:class:`vision_pipeline.pynq_video.PynqVideoSource`: PYNQ's HDMI-in / MIPI video pipeline of the
+overlay on the board (that module, and pynq, are imported only when such a spec is opened).
+
+Extension point
+---------------
+Another kind of input is a subclass of :class:`Source` implementing ``read``/``close``
+(timestamps from ``time.monotonic_ns()`` at capture, ``live = True``) registered under a scheme
+with :func:`register_source`::
 
     register_source("pynq-hdmi", lambda rest, **kw: MyHdmiSource(rest, **kw))
     src = open_source("pynq-hdmi:0")
@@ -202,6 +208,17 @@ def register_source(scheme: str, factory: SourceFactory) -> None:
     if s in ("rtsp", "rtsps", "http", "https", "rtmp", "udp", "tcp", "file", "synthetic"):
         raise SourceError(f"scheme '{s}' is built in and cannot be replaced", source=s)
     _SCHEMES[s] = factory
+
+
+def _open_pynq(rest: str, **kwargs: Any) -> Source:
+    """``pynq:<input>[,key=value,...]``: a :class:`vision_pipeline.pynq_video.PynqVideoSource`."""
+    # Imported on use: it reaches pynq, which only a board needs.
+    from vision_pipeline.pynq_video import open_pynq_source
+
+    return open_pynq_source(rest, **kwargs)
+
+
+_SCHEMES["pynq"] = _open_pynq
 
 
 def open_source(spec: int | str | os.PathLike[str], **kwargs: Any) -> Source:

@@ -172,6 +172,12 @@ class _Compiler:
                 kind[n.name] = "arm"
             else:
                 kind[n.name] = "virtual"
+        # a convolution with a fused eltwise also needs the eltwise's other operand
+        nodes = {n.name: n for n in g.nodes}
+        needs: dict[str, list[str]] = {n.name: list(n.inputs) for n in g.nodes}
+        for e_name, c_name in an.fused.items():
+            c_outs = set(nodes[c_name].outputs)
+            needs[c_name] += [t for t in nodes[e_name].inputs if t not in c_outs]
         done: set[str] = set()
         ready_t: set[str] = set()
 
@@ -199,7 +205,7 @@ class _Compiler:
             i = 0
             while i < len(pending):
                 n = pending[i]
-                if kind[n.name] == phase and all(t in ready_t for t in n.inputs):
+                if kind[n.name] == phase and all(t in ready_t for t in needs[n.name]):
                     order.append((phase, n))
                     pending.pop(i)
                     done.add(n.name)
@@ -242,10 +248,10 @@ class _Compiler:
         """Names of the engine layers writing ``root``, or None if any writer is not one."""
         names = []
         for leaf in self.an.leaves(root):
-            p = self.an.producer[leaf]
-            if p.name not in self.an.ops:
+            w = self.an.writer(leaf)
+            if w is None:
                 return None
-            names.append(p.name)
+            names.append(w)
         return names
 
     def _try_plan(self, run: _Run, op: EngineOp) -> bool:
@@ -334,7 +340,7 @@ class _Compiler:
         self.layer_step[n.name] = idx
 
     def _engine_written(self, root: str) -> bool:
-        return any(self.an.producer[leaf].name in self.an.ops for leaf in self.an.leaves(root))
+        return any(self.an.writer(leaf) is not None for leaf in self.an.leaves(root))
 
     # ------------------------------------------------------------------ closing a run
     def _close(self, run: _Run) -> None:
@@ -372,6 +378,8 @@ class _Compiler:
                 )
             self._gen(em, lay, srcs, dst)
             self.layer_step[op.name] = idx
+            if op.fused is not None:
+                self.layer_step[op.fused] = idx
         self.run_emitters.append(em)
         self.steps.append(
             EngineStep(
@@ -401,7 +409,7 @@ class _Compiler:
             assert isinstance(plan, ConvPlan)
             gen_conv(
                 em, self.cfg, spec, plan, srcs[0], dst, lay.work_base, self.blob, tag, op.name,
-                self.slot,
+                self.slot, srcs[1] if op.fused is not None else None,
             )  # fmt: skip
         elif isinstance(spec, PoolSpec):
             assert isinstance(plan, PoolPlan)
@@ -430,6 +438,8 @@ class _Compiler:
                 if on
             ],
         }
+        if op.fused is not None:
+            self.layer_report[op.name]["fused_eltwise"] = op.fused
 
     # ------------------------------------------------------------------ DDR plan
     def memory(self) -> tuple[MemoryPlan, dict[str, int]]:
@@ -557,6 +567,13 @@ class _Compiler:
                 row["reason"] = an.absorbed[n.name]
             if n.name in an.concats:
                 row["reason"] = "addressing: inputs write into its buffer"
+            if n.name in an.fused:
+                conv = an.fused[n.name]
+                row["fused_into"] = conv
+                row["reason"] = (
+                    f"fused into {an.ops[conv].node.type} '{conv}' (COMPUTE_TILE fuse_eltwise; "
+                    f"the output of '{conv}' is not materialised)"
+                )
             row.update(self.layer_report.get(n.name, {}))
             layers.append(row)
         totals: dict[str, int] = {}
@@ -570,6 +587,7 @@ class _Compiler:
             "engine_runs": sum(isinstance(s, EngineStep) for s in self.steps),
             "arm_steps": sum(isinstance(s, ArmStep) for s in self.steps),
             "engine_layers": len(an.ops),
+            "fused_eltwise": dict(an.fused),
             "ddr_bytes": mem.size,
             "weights_bytes": int(mem.weights.size),
             "stream_bytes": totals,

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from edge_dnn.compiler.emit import RunEmitter, Segment
+from edge_dnn.compiler.errors import CompileError
 from edge_dnn.compiler.pack import (
     avgpool_table_word,
     dense_weight_words,
@@ -198,14 +199,23 @@ def gen_conv(
     tag: int,
     layer_key: str,
     slot: int = 0,
+    res: Src | None = None,
 ) -> None:
     """Instructions of a Convolution / InnerProduct / affine layer.
 
     ``slot`` (0 / 1) selects the half of the weight and params buffers a layer whose weights
     fit in one half uses: consecutive layers alternate, so a layer's weights load while the
     previous layer still computes.
+
+    With a fused eltwise (``spec.fuse``), ``res`` is its operand ``b``: CONFIG_ELTWISE follows
+    CONFIG_CONV and every COMPUTE_TILE sets ``fuse_eltwise`` with ``res_base`` at the tile's
+    residual words, read in place from a resident map (whole-height tiles: a tile's blocks
+    are then consecutive ``[OH][OW]`` planes of the map) or loaded from DDR before the tile
+    into one of two alternating residual regions at the end of the work area.
     """
-    gen = _ConvGen(_Ctx(em, cfg, work_base, tag, blob), spec, plan, src, dst, layer_key)
+    if (spec.fuse is None) != (res is None):
+        raise CompileError("internal: a fused eltwise needs its operand b and vice versa")
+    gen = _ConvGen(_Ctx(em, cfg, work_base, tag, blob), spec, plan, src, dst, layer_key, res)
     gen.use_slot(slot)
     gen.config()
     for ti, task in enumerate(spec.tasks):
@@ -219,10 +229,21 @@ class _ConvGen:
     """State of one convolution's code generation (weight regions, loaded band / chunk)."""
 
     def __init__(
-        self, cx: _Ctx, spec: ConvSpec, plan: ConvPlan, src: Src, dst: Dst, layer_key: str
+        self,
+        cx: _Ctx,
+        spec: ConvSpec,
+        plan: ConvPlan,
+        src: Src,
+        dst: Dst,
+        layer_key: str,
+        res: Src | None = None,
     ) -> None:
         self.cx, self.spec, self.plan, self.src, self.dst = cx, spec, plan, src, dst
         self.key = layer_key
+        self.res = res
+        r0 = cx.work_base + plan.in_words - 2 * plan.res_words
+        self.res_regions = (r0, r0 + plan.res_words)
+        self.n_res_loads = 0
         cfg = cx.cfg
         self.G = group_channels(cfg, spec.prec)
         self.cbc = block_channels(cfg, spec.prec)
@@ -271,6 +292,35 @@ class _ConvGen:
             qmax=spec.qmax,
             tag=self.cx.tag,
         )
+        elt = spec.fuse
+        if elt is not None:
+            _config_eltwise(self.cx.em, elt, self.cx.tag)
+
+    def residual(self, ob: int, nb: int, oh0: int, n: int) -> int:
+        """Input-buffer word of the fused eltwise's operand b for output blocks
+        ``[ob, ob + nb)`` x rows ``[oh0, oh0 + n)``, in the tile layout ``[nb][n][OW]``."""
+        res, geo = self.res, self.spec.geo
+        assert res is not None
+        if res.resident:
+            if n != geo.oh and nb != 1:
+                raise CompileError(
+                    "internal: on-chip fused-eltwise operand needs whole-height tiles"
+                )
+            return res.base + ob * geo.oh * geo.ow + oh0 * geo.ow
+        base = self.res_regions[self.n_res_loads % 2]
+        self.n_res_loads += 1
+        self.cx.load_band(res, base, ob, nb, geo.oh, geo.ow, oh0, n)
+        return base
+
+    def fused_fields(
+        self, reads: list[tuple[str, int, int]], ob: int, nb: int, oh0: int, n: int
+    ) -> dict[str, object]:
+        """COMPUTE_TILE fields (and input reads) of the fused eltwise of one output tile."""
+        if self.res is None:
+            return {}
+        base = self.residual(ob, nb, oh0, n)
+        reads.append(("input", base, base + nb * n * self.spec.geo.ow))
+        return {"fuse_eltwise": True, "res_base": base}
 
     def load_weights(
         self, ti: int, task: ConvTask, g0: int, ng: int, kb0: int = 0, kb: int = -1
@@ -310,7 +360,8 @@ class _ConvGen:
             for g0 in range(0, ng_total, plan.chunk_groups)
         ]
         bands = [(0, geo.oh, 0, geo.ih)] if plan.resident else band_list(geo, plan.n_oh_band)
-        half = 0 if plan.resident else plan.in_words // (1 if len(bands) == 1 else 2)
+        band_words = plan.in_words - 2 * plan.res_words
+        half = 0 if plan.resident else band_words // (1 if len(bands) == 1 else 2)
         regions = (self.cx.work_base, self.cx.work_base + half)
         band_cache: dict[int, int] = {}
         chunk_cache: dict[int, tuple[int, int]] = {}
@@ -372,14 +423,16 @@ class _ConvGen:
                 t_in_base, t_in_cb = in_base, task.in_nb
             for oh0 in range(oh0b, oh0b + nb_rows, plan.n_oh_tile):
                 n = min(plan.n_oh_tile, oh0b + nb_rows - oh0)
+                reads = [
+                    ("input", t_in_base, t_in_base + t_in_cb * in_rows * geo.iw),
+                    ("weight", w_base, w_base + ngt * wg),
+                    ("params", p_base, p_base + ngt),
+                ]
+                fused = self.fused_fields(reads, ob0 + tb0, tb, oh0, n)
                 out_base = cx.out_base()
                 cx.em.emit(
                     ComputeTile,
-                    reads=[
-                        ("input", t_in_base, t_in_base + t_in_cb * in_rows * geo.iw),
-                        ("weight", w_base, w_base + ngt * wg),
-                        ("params", p_base, p_base + ngt),
-                    ],
+                    reads=reads,
                     writes=[("output", out_base, out_base + tb * n * geo.ow)],
                     in_base=t_in_base,
                     in_cb=t_in_cb,
@@ -392,6 +445,7 @@ class _ConvGen:
                     w_base=w_base,
                     p_base=p_base,
                     tag=cx.tag,
+                    **fused,
                 )
                 cx.emit_out(self.dst, out_base, ob0 + tb0, tb, geo.oh, geo.ow, oh0, n)
 
@@ -418,16 +472,19 @@ class _ConvGen:
                 w_base, p_base = self.load_weights(ti, task, g, 1, k0, kn)
                 if i == 0:
                     p_first = p_base
+                reads = [
+                    ("input", in_base + k0, in_base + k0 + kn),
+                    ("weight", w_base, w_base + kn * sub),
+                    ("params", p_first, p_first + 1),
+                ]
+                last = i == len(ks) - 1
+                fused = self.fused_fields(reads, ob0 + tb0, tb, 0, 1) if last else {}
                 cx.em.emit(
                     ComputeTile,
-                    reads=[
-                        ("input", in_base + k0, in_base + k0 + kn),
-                        ("weight", w_base, w_base + kn * sub),
-                        ("params", p_first, p_first + 1),
-                    ],
+                    reads=reads,
                     writes=[("output", out_base, out_base + tb)],
                     acc_first=i == 0,
-                    acc_last=i == len(ks) - 1,
+                    acc_last=last,
                     in_base=in_base + k0,
                     in_cb=kn,
                     ih0=0,
@@ -439,6 +496,7 @@ class _ConvGen:
                     w_base=w_base,
                     p_base=p_first,
                     tag=cx.tag,
+                    **fused,
                 )
             cx.emit_out(self.dst, out_base, ob0 + tb0, tb, 1, 1, 0, 1)
 
@@ -611,19 +669,7 @@ def gen_eltwise(
 ) -> None:
     """Instructions of an Eltwise SUM / MAX over flat word ranges."""
     cx = _Ctx(em, cfg, work_base, tag, WeightsBlob())
-    em.emit(
-        ConfigEltwise,
-        precision=spec.prec,
-        a_signed=spec.a_signed,
-        b_signed=spec.b_signed,
-        op=EltwiseOp.MAX if spec.is_max else EltwiseOp.SUM,
-        m_a=spec.m_a,
-        m_b=spec.m_b,
-        shift=spec.shift,
-        qmin=spec.qmin,
-        qmax=spec.qmax,
-        tag=tag,
-    )
+    _config_eltwise(em, spec, tag)
     _, h, w = spec.chw
     total = spec.blocks * h * w
     chunks = list(_ranges(total, plan.chunk))
@@ -660,6 +706,22 @@ def gen_eltwise(
             em.store(out_base, 1, n, n, [(dst.key, dst.byte0 + w0 * cx.cb, n * cx.cb)], tag)
         if dst.loop_base is not None:
             em.loopback(out_base, 1, n, n, dst.loop_base + w0, n, tag)
+
+
+def _config_eltwise(em: RunEmitter, spec: EltSpec, tag: int) -> None:
+    em.emit(
+        ConfigEltwise,
+        precision=spec.prec,
+        a_signed=spec.a_signed,
+        b_signed=spec.b_signed,
+        op=EltwiseOp.MAX if spec.is_max else EltwiseOp.SUM,
+        m_a=spec.m_a,
+        m_b=spec.m_b,
+        shift=spec.shift,
+        qmin=spec.qmin,
+        qmax=spec.qmax,
+        tag=tag,
+    )
 
 
 def _ranges(total: int, step: int) -> Iterator[tuple[int, int]]:

@@ -13,7 +13,11 @@ quantized graph (batch 1):
 * Split, Dropout (and Flatten / a flattening Reshape in front of an InnerProduct) are aliases
   for engine readers: they cost nothing; they become ARM steps only for ARM readers or network
   outputs;
-* everything else runs on the ARM with its ``forward_int``, with the reason recorded.
+* everything else runs on the ARM with its ``forward_int``, with the reason recorded;
+* an engine Eltwise (SUM / MAX) is *fused* into the Convolution / InnerProduct producing one of
+  its operands when that output has no other use (:func:`_fuse_eltwise`): the convolution then
+  reads the other operand as a second input and writes the eltwise's output; its own output is
+  never materialised.
 
 Storage: every tensor the engine touches has a *root* (itself, or the concat whose buffer
 holds it) and a block offset in that root; the root's physical channel map concatenates its
@@ -56,6 +60,8 @@ _ALIAS_ALL = (Split, Dropout)
 """Metadata layers every engine reader sees through."""
 _ALIAS_IP = (Flatten, Reshape)
 """Metadata layers an InnerProduct reader sees through when they flatten from axis 1."""
+_FUSABLE = (Convolution, InnerProduct)
+"""Producers an Eltwise can be fused into (COMPUTE_TILE ``fuse_eltwise``)."""
 
 
 def tensor_chw(shape: Sequence[int]) -> tuple[int, int, int]:
@@ -84,6 +90,9 @@ class EngineOp:
         output: The output tensor.
         spec: The geometry / parameters the tiling and code generation use.
         index: Position in the graph (the command ``tag``).
+        fused: The Eltwise fused behind this convolution's requantizer, or None. Then
+            ``inputs`` is ``(convolution input, eltwise operand b)`` and ``output`` is the
+            eltwise's output.
     """
 
     node: Node
@@ -93,6 +102,7 @@ class EngineOp:
     output: str
     spec: ConvSpec | PoolSpec | EltSpec | NormSpec
     index: int
+    fused: str | None = None
 
     @property
     def name(self) -> str:
@@ -115,6 +125,7 @@ class Analysis:
         consumers: Tensor -> consuming nodes.
         parts: Concat output -> its input tensors (after alias resolution), in order.
         maps: Physical channel map of every tensor (filled once the concats are known).
+        fused: Eltwise fused into a convolution: eltwise name -> convolution name.
     """
 
     qg: QuantizedGraph
@@ -129,6 +140,15 @@ class Analysis:
     consumers: dict[str, list[Node]]
     parts: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    fused: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def writer(self, t: str) -> str | None:
+        """The engine layer writing tensor ``t`` (a fused eltwise's convolution), or None."""
+        p = self.producer.get(t)
+        if p is None:
+            return None
+        name = self.fused.get(p.name, p.name)
+        return name if name in self.ops else None
 
     # ------------------------------------------------------------------ storage
     def root(self, t: str) -> tuple[str, int]:
@@ -265,7 +285,70 @@ def analyse(qg: QuantizedGraph, cfg: OverlayConfig) -> Analysis:
             an.arm[n.name] = f"{n.type}: data movement for ARM readers (NCHW)"
         else:
             an.absorbed[n.name] = f"{n.type}: alias for engine readers"
+
+    # 5. eltwise fused into the convolution producing one of its operands
+    for op in list(an.ops.values()):
+        if op.kind == "eltwise":
+            _fuse_eltwise(an, op)
     return an
+
+
+def _fuse_eltwise(an: Analysis, elt: EngineOp) -> None:
+    """Fuse ``elt`` into the convolution producing one of its operands, when legal.
+
+    The operand ``t`` must be the direct output of an engine Convolution / InnerProduct
+    without a fused ReLU (a ReLU before the sum would change the result) whose only use is
+    this eltwise (not a network output, no other reader, not part of a concat: a fused output
+    is never materialised), of the eltwise's precision; the other operand ``b`` has the same
+    shape and dense layout (checked for the eltwise already) and a tiling exists with ``b``
+    loaded from DDR. When both operands qualify, the later convolution in graph order is fused
+    (the earlier one's output is then ready when the fused layer runs).
+    """
+    assert isinstance(elt.spec, EltSpec)
+    espec = elt.spec
+    outs = set(an.qg.graph.outputs)
+    ins = elt.node.inputs
+    best: tuple[EngineOp, ConvSpec, str] | None = None
+    for i, t in enumerate(ins):
+        p = an.producer.get(t)
+        conv = an.ops.get(p.name) if p is not None else None
+        if conv is None or conv.kind != "conv" or conv.fused is not None:
+            continue
+        spec = conv.spec
+        if not isinstance(spec, ConvSpec) or not isinstance(conv.node.layer, _FUSABLE):
+            continue
+        other = ins[1 - i]
+        if (
+            conv.output != t
+            or other == t
+            or t in outs
+            or [c.name for c in an.consumers.get(t, [])] != [elt.name]
+            or t in an.parent
+            or t in an.parts
+            or bool(getattr(conv.node.layer, "relu", False))
+            or spec.prec != espec.prec
+            or not an.standard(t)
+        ):
+            continue
+        b = elt.inputs[1 - i]
+        # the convolution is operand a: swap the operands' parameters when it is bottom 1
+        fuse = espec if i == 0 else dataclasses.replace(
+            espec, m_a=espec.m_b, m_b=espec.m_a, a_signed=espec.b_signed, b_signed=espec.a_signed
+        )  # fmt: skip
+        fspec = dataclasses.replace(spec, fuse=fuse)
+        if isinstance(plan_layer(an.cfg, fspec, None), str):
+            continue
+        if best is None or conv.index > best[0].index:
+            best = (conv, fspec, b)
+    if best is None:
+        return
+    conv, fspec, b = best
+    conv.spec = fspec
+    conv.inputs = (conv.inputs[0], b)
+    conv.output = elt.output
+    conv.fused = elt.name
+    an.fused[elt.name] = conv.name
+    del an.ops[elt.name]
 
 
 def _rebind(an: Analysis, op: EngineOp) -> str | None:
@@ -556,11 +639,14 @@ def _concat_reason(an: Analysis, n: Node, used: set[str]) -> str | None:
 
 
 def describe(an: Analysis) -> dict[str, Any]:
-    """Placement of every layer: ``engine``, ``concat``, ``arm`` or ``absorbed``."""
+    """Placement of every layer: ``engine``, ``fused``, ``concat``, ``arm``, ``absorbed`` or
+    ``input``."""
     out: dict[str, Any] = {}
     for n in an.qg.graph.nodes:
         if n.name in an.ops:
             out[n.name] = "engine"
+        elif n.name in an.fused:
+            out[n.name] = "fused"
         elif n.name in an.concats:
             out[n.name] = "concat"
         elif n.name in an.arm:

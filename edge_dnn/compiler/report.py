@@ -46,6 +46,8 @@ def format_report(report: Mapping[str, Any]) -> str:
             io = ",".join(r["input"]) + " -> " + (",".join(r["output"]) or "-")
         nbytes = sum(r.get("stream_bytes", {}).values())
         what = tiling_summary(r.get("tiling", {})) or r.get("reason", "")
+        if r.get("fused_eltwise"):
+            what += f"; + eltwise '{r['fused_eltwise']}' fused"
         step = "" if r.get("step") is None else str(r["step"])
         rows.append(
             (r["name"], r["type"], r["placement"], step, io, f"{nbytes:,}" if nbytes else "", what)
@@ -61,7 +63,8 @@ def format_report(report: Mapping[str, Any]) -> str:
     lines.append(
         f"network '{report.get('network')}' on overlay '{report.get('overlay')}': "
         f"{report.get('engine_layers')} engine layers in {report.get('engine_runs')} engine "
-        f"runs, {report.get('arm_steps')} ARM steps; DDR image {_mb(report.get('ddr_bytes', 0))}"
+        f"runs, {report.get('arm_steps')} ARM steps, {len(report.get('fused_eltwise', {}))} "
+        f"eltwise fused; DDR image {_mb(report.get('ddr_bytes', 0))}"
         f" (weights {_mb(report.get('weights_bytes', 0))}); streams: {streams}; "
         f"{report.get('command_words', 0):,} command words; compiled in "
         f"{report.get('compile_seconds', 0):.2f} s"

@@ -16,7 +16,10 @@ space available, minimising DDR traffic:
   ties going to taller bands (fewer instructions). Compute tiles then take as many PE groups
   and rows as half the output buffer holds (ping-pong). A reduction larger than the weight
   buffer (InnerProduct only: ``VGG fc6``) is split over input blocks (K-split, single-pass
-  tiles).
+  tiles). With a fused eltwise (``ConvSpec.fuse``) the operand ``b`` is read in place when
+  resident (whole-height tiles only: the map's ``[block][H][W]`` planes are then the tile's
+  layout), else loaded per tile into two residual regions after the input bands (tile rows
+  shrink until they fit).
 * **Pooling**: row bands of as many channel blocks as fit (traffic only depends on the halo, so
   the tallest band wins), tiles of blocks x rows in half the output buffer.
 * **Eltwise**: flat word ranges (both operands have the same layout), chunks in half the output
@@ -120,6 +123,10 @@ class ConvSpec:
     Weights are ``weights[O, K, KH, KW]`` (logical); physical input channel ``p`` (block
     ``p // cbc`` of the input tensor) reads column ``cols[p]`` of the output channels of group
     ``col_group[p]`` (``og`` output channels per group), zero elsewhere.
+
+    ``fuse``: an Eltwise fused behind the requantizer (COMPUTE_TILE ``fuse_eltwise``), with the
+    convolution as operand ``a``; the layer's second input is then operand ``b`` (same shape
+    and dense layout as the output), read in the layout of each output tile.
     """
 
     kind: str
@@ -139,6 +146,7 @@ class ConvSpec:
     in_signed: bool
     qmin: int
     qmax: int
+    fuse: EltSpec | None = None
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -423,7 +431,12 @@ class PlanContext:
 
 @dataclasses.dataclass(frozen=True)
 class ConvPlan:
-    """Tiling of a :class:`ConvSpec` (per task; all tasks have the same sizes)."""
+    """Tiling of a :class:`ConvSpec` (per task; all tasks have the same sizes).
+
+    With a fused eltwise whose operand ``b`` comes from DDR, ``in_words`` ends with two
+    residual regions of ``res_words`` words (one output tile each, alternating per tile);
+    ``res_words`` is 0 without a fused eltwise or when ``b`` is resident (read in place).
+    """
 
     resident: bool
     n_oh_band: int
@@ -436,6 +449,8 @@ class ConvPlan:
     in_words: int
     traffic: int
     out_region: int
+    fused: bool = False
+    res_words: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -531,6 +546,10 @@ def _plan_conv(cfg: OverlayConfig, spec: ConvSpec, ctx: PlanContext | None) -> C
     in_cap, out_cap, wt_cap, par_cap = _capacities(cfg)
     in_free = in_cap if ctx is None else ctx.in_free
     resident = bool(ctx is not None and ctx.resident[0])
+    fused = spec.fuse is not None
+    # operand b of a fused eltwise: read in place when resident, else loaded per output tile
+    res_resident = bool(fused and ctx is not None and len(ctx.resident) > 1 and ctx.resident[1])
+    res_ddr = fused and not res_resident
     geo = spec.geo
     prec = spec.prec
     G, cbc = group_channels(cfg, prec), block_channels(cfg, prec)
@@ -546,6 +565,9 @@ def _plan_conv(cfg: OverlayConfig, spec: ConvSpec, ctx: PlanContext | None) -> C
     n_tasks = len(spec.tasks)
     out_region = out_cap // 2
     w_bytes = n_tasks * ng * wg * wb
+    # operand b is read once whatever the tiling (each output word has one residual word)
+    r_bytes = spec.out_blocks(cfg) * geo.oh * geo.ow * cb if res_ddr else 0
+    task_blocks = -(-task.n_oc // cbc)
     if wg > wt_cap or in_nb > _MAX_BLOCKS:
         # K-split: single-pass tiles over ranges of input blocks (InnerProduct only)
         if spec.kind != "ip":
@@ -554,11 +576,13 @@ def _plan_conv(cfg: OverlayConfig, spec: ConvSpec, ctx: PlanContext | None) -> C
                 f"buffer ({wt_cap} words)"
             )
         kb = min(in_nb, (wt_cap // 2) // sub_steps(cfg, prec), _MAX_BLOCKS)
-        if not resident and in_nb > in_free:
-            return f"InnerProduct input ({in_nb} words) exceeds the free input buffer"
+        res = min(bpg, task_blocks) * geo.oh * geo.ow if res_ddr else 0
+        words = (0 if resident else in_nb) + 2 * res
+        if words > in_free:
+            return f"InnerProduct input ({words} words) exceeds the free input buffer"
         return ConvPlan(
-            resident, 1, 1, 2, kb, 1, 1, False, 0 if resident else in_nb,
-            (0 if resident else in_nb * cb) + w_bytes, out_region,
+            resident, 1, 1, 2, kb, 1, 1, False, words,
+            (0 if resident else in_nb * cb) + w_bytes + r_bytes, out_region, fused, res,
         )  # fmt: skip
     if ng * wg <= wt_cap and ng <= par_cap:
         cg, regions = ng, 1
@@ -567,22 +591,56 @@ def _plan_conv(cfg: OverlayConfig, spec: ConvSpec, ctx: PlanContext | None) -> C
     else:
         cg, regions = min(ng, wt_cap // wg, par_cap), 1
     n_chunks = -(-ng // cg)
-    task_blocks = -(-task.n_oc // cbc)
     if min(bpg, task_blocks) * geo.ow > out_region:
         return (
             f"one output row of a PE group ({min(bpg, task_blocks) * geo.ow} words) exceeds "
             "half the output buffer"
         )
     tg = max(1, min(cg, out_region // (bpg * geo.ow)))
-    tile_blocks = min(tg * bpg, task_blocks)
+    if res_resident:
+        # the residual map is [block][OH][OW]: it has the layout of an output tile only when
+        # the tile holds whole columns of rows (all OH rows of its blocks)
+        if min(bpg, task_blocks) * geo.oh * geo.ow > out_region:
+            return (
+                f"fused eltwise over an on-chip operand needs whole-height tiles; "
+                f"{geo.oh} rows of a PE group exceed half the output buffer"
+            )
+        tg = max(1, min(tg, out_region // (bpg * geo.oh * geo.ow)))
+
+    def tile(rows: int, avail: int) -> tuple[int, int] | None:
+        """``(tile groups, tile rows)`` within bands of ``rows`` output rows, the residual
+        regions (DDR operand b) in ``avail`` free input words."""
+        for g in dict.fromkeys((tg, 1)):
+            blocks = min(g * bpg, task_blocks)
+            n_t = min(rows, out_region // (blocks * geo.ow))
+            if res_ddr:
+                n_t = min(n_t, avail // (2 * blocks * geo.ow))
+            if res_resident and n_t < geo.oh:
+                return None
+            if n_t >= 1:
+                return g, n_t
+        return None
+
+    def res_words(t: tuple[int, int]) -> int:
+        return min(t[0] * bpg, task_blocks) * t[1] * geo.ow if res_ddr else 0
+
     if resident:
-        n_oh_t = max(1, min(geo.oh, out_region // (tile_blocks * geo.ow)))
-        return ConvPlan(True, geo.oh, cg, regions, 0, tg, n_oh_t, False, 0, w_bytes, out_region)
-    best: tuple[int, int, bool, int] | None = None
+        t_res = tile(geo.oh, in_free)
+        if t_res is None:
+            return "no room for the fused eltwise's operand tiles in the input buffer"
+        rw = res_words(t_res)
+        return ConvPlan(
+            True, geo.oh, cg, regions, 0, t_res[0], t_res[1], False, 2 * rw, w_bytes + r_bytes,
+            out_region, fused, rw,
+        )  # fmt: skip
+    best: tuple[int, int, bool, int, tuple[int, int]] | None = None
     for n in range(geo.oh, 0, -1):
         n_bands, rmax, rsum = _band_stats(geo, n, False)
         words = in_nb * rmax * geo.iw * (1 if n_bands == 1 else 2)
         if words > in_free:
+            continue
+        t_n = tile(n, in_free - words)
+        if t_n is None:
             continue
         i_b = n_tasks * in_nb * rsum * geo.iw * cb
         if n_bands == 1 or n_chunks == 1:
@@ -591,18 +649,26 @@ def _plan_conv(cfg: OverlayConfig, spec: ConvSpec, ctx: PlanContext | None) -> C
             bo_t, co_t = i_b + n_bands * w_bytes, n_chunks * i_b + w_bytes
             t, bo = (bo_t, True) if bo_t <= co_t else (co_t, False)
         if best is None or t < best[0]:
-            best = (t, n, bo, words)
+            best = (t, n, bo, words, t_n)
         if n_bands > 64 and best is not None and n < geo.oh // 8:
             break
     if best is None:
         rows = geo.in_rows(0, 1)[1]
+        if fused:
+            return (
+                f"one band of {rows} input rows x {in_nb} blocks and the fused eltwise's "
+                f"operand tiles exceed the free input buffer ({in_free} words)"
+            )
         return (
             f"one band of {rows} input rows x {in_nb} blocks ({in_nb * rows * geo.iw} words) "
             f"exceeds the free input buffer ({in_free} words)"
         )
-    t, n, bo, words = best
-    n_oh_t = max(1, min(n, out_region // (tile_blocks * geo.ow)))
-    return ConvPlan(False, n, cg, regions, 0, tg, n_oh_t, bo, words, t, out_region)
+    t, n, bo, words, t_n = best
+    rw = res_words(t_n)
+    return ConvPlan(
+        False, n, cg, regions, 0, t_n[0], t_n[1], bo, words + 2 * rw, t + r_bytes, out_region,
+        fused, rw,
+    )  # fmt: skip
 
 
 def _plan_pool(cfg: OverlayConfig, spec: PoolSpec, ctx: PlanContext | None) -> PoolPlan | str:

@@ -24,10 +24,14 @@ Port-level API (what an emulated AXI DMA drives)::
 contract is checked and raises :class:`~edge_dnn.emulator.errors.EngineFault` with the code the
 hardware reports (``STATUS.ERROR_CODE``), the instruction index, opcode, field and tag.
 
-Compute is vectorised: a COMPUTE_TILE is an im2col and one float64 GEMM (exact: every partial
-sum is an integer below 2**53, checked per tile, else an int64 GEMM is used), a depthwise tile
-one multiply-add per kernel tap, pooling one max / add per tap, LRN a cumulative sum of squares
-over the channels of every pixel.
+Compute is vectorised and exact: a dense COMPUTE_TILE is an im2col and one GEMM per block of
+output rows, in float32 when every partial sum is provably an integer below 2**24 (per chunk of
+the reduction, from the tile's largest input and the weights' absolute sums), else float64
+(below 2**53) or int64, requantized in float64 / int32 under a bound that makes it exact (else
+on int64 with :func:`edge_dnn.quant.arith.round_shift`); a depthwise tile is one multiply-add
+per kernel tap, pooling one max / add per tap, LRN a cumulative sum of squares over the
+channels of every pixel. Decoded instructions, weight matrices and params are cached, keyed by
+the exact words they were decoded from (a changed word decodes afresh).
 """
 
 from __future__ import annotations
@@ -99,10 +103,18 @@ F64 = npt.NDArray[np.float64]
 ACC_LIMIT = 1 << 47
 """``|acc|`` must stay below this (48-bit accumulators, ``docs/arithmetic.md`` 3.4)."""
 _EXACT_F64 = float(1 << 53)
-# float64 elements of one im2col block: the block stays in the last-level cache.
-_COLS_BUDGET = 1 << 21
-# A pooling sentinel below every int16 value: padding never wins a MAX.
-_NEG = np.int64(-(1 << 40))
+_EXACT_F32 = float(1 << 24)
+# elements of one im2col block: the block stays in the last-level cache.
+_COLS_BUDGET = 1 << 19
+# float32 GEMM chunks along K (granularity _KBLOCK rows) worth it against one float64 GEMM
+_F32_MAX_CHUNKS = 4
+_KBLOCK = 32
+# elements of one slice of the requantization epilogue
+_EPILOGUE_ELEMS = 1 << 14
+# decoded dense weight matrices kept per engine (bytes), decoded instructions (entries)
+_WCACHE_BYTES = 256 << 20
+_DECODE_CACHE = 1 << 16
+_TOKENS = tuple((t, int(t)) for t in Token)
 
 
 class EngineStatus(enum.Enum):
@@ -154,6 +166,57 @@ class _Kept:
     acc: I64
 
 
+class _DenseWeights:
+    """A dense tile's decoded weights and what the exactness argument of a GEMM needs.
+
+    Attributes:
+        raw: Copy of the weight words it was decoded from (``uint8``).
+        mat: float32 ``[K, n_out]`` (int8 / int16 values, exact in float32), ``K`` in
+            window order: tap row, tap column, input channel (of ``channels``).
+        channels: The input channels (``block * CBC + channel in block``) with a nonzero
+            weight, or ``None`` for all: a channel whose weights are all zero adds exactly
+            nothing, so the GEMM skips it (the zero-padded channels of a 3-channel image).
+        bounds: Row boundaries ``0, _KBLOCK, 2 _KBLOCK, ..., K`` of the K blocks.
+        prefix: float64 ``[len(bounds), n_out]``: per channel, ``sum |w|`` over rows
+            ``[0, bounds[j])`` (exact integers).
+        max_abs_sum: ``max_c sum_k |w[k, c]|``.
+    """
+
+    def __init__(self, raw: Bytes, mat: npt.NDArray[np.float32], channels: I64 | None) -> None:
+        self.raw = raw
+        self.mat = mat
+        self.channels = channels
+        k, n = mat.shape
+        self.bounds = [*range(0, k, _KBLOCK), k]
+        self.prefix = np.zeros((len(self.bounds), n), dtype=np.float64)
+        if k:
+            blocks = np.add.reduceat(np.abs(mat).astype(np.float64), self.bounds[:-1], axis=0)
+            np.cumsum(blocks, axis=0, out=self.prefix[1:])
+        self.max_abs_sum = int(self.prefix[-1].max(initial=0.0))
+        self.nbytes = raw.nbytes + mat.nbytes + self.prefix.nbytes
+        self._plans: dict[int, list[tuple[int, int]] | None] = {}
+
+    def chunks(self, maxx: int) -> list[tuple[int, int]] | None:
+        """Row ranges ``[k0, k1)`` covering K, each with ``maxx * max_c sum |w| < 2**24``
+        (greedy, whole K blocks), or ``None`` when a single K block exceeds it."""
+        if maxx in self._plans:
+            return self._plans[maxx]
+        plan: list[tuple[int, int]] | None = []
+        nb = len(self.bounds) - 1
+        j0 = 0
+        while plan is not None and j0 < nb:
+            # nondecreasing in the block count: the blocks that fit are a prefix
+            reach = (self.prefix[j0 + 1 :] - self.prefix[j0]).max(axis=1) * float(maxx)
+            n = int(np.count_nonzero(reach < _EXACT_F32))
+            if n == 0:
+                plan = None
+            else:
+                plan.append((self.bounds[j0], self.bounds[j0 + n]))
+                j0 += n
+        self._plans[maxx] = plan
+        return plan
+
+
 class _Stall(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Internal: a load needs MM2S data that has not been pushed yet."""
 
@@ -170,6 +233,21 @@ def _elem_dtype(precision: Precision, signed: bool) -> np.dtype[Any]:
 
 def _taps(start: int, count: int, step: int) -> slice:
     return slice(start, start + step * (count - 1) + 1, step)
+
+
+def _transpose_words(x: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """A contiguous copy of ``x`` with its leading axes permuted by ``axes``, the last axis
+    (one buffer word: CBC elements) kept whole.
+
+    The copy moves words as single unsigned integers, not element by element: several times
+    faster than numpy's element-wise transposed copy of short runs.
+    """
+    nbytes = x.shape[-1] * x.itemsize
+    unit = next(u for u in (8, 4, 2, 1) if nbytes % u == 0)
+    w = x.view(f"<u{unit}")
+    out = np.empty([w.shape[a] for a in axes] + [w.shape[-1]], dtype=w.dtype)
+    out[...] = w.transpose(*axes, w.ndim - 1)
+    return out.view(x.dtype)
 
 
 def _sign_extend(v: npt.NDArray[np.uint64], bits: int) -> I64:
@@ -255,6 +333,14 @@ class Engine:
         self._norm: ConfigNorm | None = None
         self._kept: _Kept | None = None
         self._timeline = Timeline(self.timing.decode_cycles())
+        self._wcache: collections.OrderedDict[tuple[int, ...], _DenseWeights] = (
+            collections.OrderedDict()
+        )
+        self._wcache_bytes = 0
+        self._decoded: dict[bytes, Instruction] = {}
+        self._lrn_tables: dict[bytes, npt.NDArray[np.int32]] = {}
+        # decoded (bias, M, S) by params words (read-only arrays)
+        self._pcache: dict[tuple[bytes, int, int], tuple[I64, I64, I64]] = {}
 
     # ------------------------------------------------------------------ ports
     @property
@@ -503,12 +589,19 @@ class Engine:
     def _fetch(self) -> Instruction:
         i = self._pc
         base = instruction_word_index(i)
-        w = self._words[base : base + INSTR_WORDS]
-        try:
-            ins = decode(w, base, i)
-        except IsaError as e:
-            self._fail(EngineFault.from_isa(e))
-        self._crc = zlib.crc32(w.astype("<u4").tobytes(), self._crc)
+        raw = self._words[base : base + INSTR_WORDS].astype("<u4").tobytes()
+        # decoding is a pure function of the 8 words (the offset and index only name the
+        # place of a fault), so a stream run again decodes from the cache
+        ins = self._decoded.get(raw)
+        if ins is None:
+            try:
+                ins = decode(raw, base, i)
+            except IsaError as e:
+                self._fail(EngineFault.from_isa(e))
+            if len(self._decoded) >= _DECODE_CACHE:
+                self._decoded.clear()
+            self._decoded[raw] = ins
+        self._crc = zlib.crc32(raw, self._crc)
         last = i == self._n_instr - 1
         if isinstance(ins, End) != last:
             self._fail(
@@ -529,8 +622,9 @@ class Engine:
     # ------------------------------------------------------------------ dispatch
     def _execute(self, i: int, ins: Instruction) -> None:
         unit = ins.unit
-        for t in Token:
-            if ins.wait & int(t) and self._tokens[t] == 0:
+        wait, signal = ins.wait, ins.signal
+        for t, bit in _TOKENS:
+            if wait & bit and self._tokens[t] == 0:
                 raise self._fault(
                     i,
                     ins,
@@ -541,8 +635,8 @@ class Engine:
                 )
         if isinstance(ins, LoadInput | LoadWeights | LoadParams):
             self._load(i, ins, dry_run=True)
-        for t in Token:
-            if ins.wait & int(t):
+        for t, bit in _TOKENS:
+            if wait & bit:
                 self._tokens[t] -= 1
         if self._races is not None:
             self._races.begin(i, ins)
@@ -575,8 +669,8 @@ class Engine:
             self._end(i, ins)
         elif not isinstance(ins, Nop | Sync):  # pragma: no cover - every opcode is handled
             raise self._fault(i, ins, ErrorCode.BAD_OPCODE, "no unit executes this opcode")
-        for t in Token:
-            if ins.signal & int(t):
+        for t, bit in _TOKENS:
+            if signal & bit:
                 self._tokens[t] += 1
                 if self._tokens[t] > TOKEN_CAPACITY:
                     raise self._fault(
@@ -697,11 +791,10 @@ class Engine:
 
     def _store_elements(self, y: I64, precision: Precision) -> Bytes:
         """int64 ``[..., CBC]`` saturated values as the low ``8 e`` bits, ``uint8[..., CB]``."""
-        if precision == Precision.INT16:
-            v = (y & 0xFFFF).astype("<u2")
-        else:
-            v = (y & 0xFF).astype(np.uint8)
-        v = np.ascontiguousarray(v)
+        v = np.empty(y.shape, dtype="<u2" if precision == Precision.INT16 else np.uint8)
+        # integer -> unsigned conversion keeps the low bits (modulo 2**(8 e)), in one pass
+        # that also makes a transposed ``y`` contiguous
+        np.copyto(v, y, casting="unsafe")
         return v.view(np.uint8).reshape(*y.shape[:-1], self.cb)
 
     # ------------------------------------------------------------------ LDA / LDW
@@ -757,19 +850,36 @@ class Engine:
             self.counters.stream_bytes[port.name] += part * wb
 
     # ------------------------------------------------------------------ ST
+    @staticmethod
+    def _blocks(base: int, n_blocks: int, pitch: int, block_words: int) -> Index:
+        """Word addresses of ``n_blocks`` blocks of ``block_words`` words every ``pitch`` words:
+        a slice when they are one contiguous run, else an int64 index array."""
+        if n_blocks <= 1 or pitch == block_words:
+            return slice(base, base + n_blocks * block_words)
+        blk = np.arange(n_blocks, dtype=np.int64)[:, None] * pitch
+        return (base + blk + np.arange(block_words, dtype=np.int64)[None, :]).reshape(-1)
+
+    def _check_words(
+        self, i: int, ins: Instruction, buf: np.ndarray, name: str, idx: Index, field: str
+    ) -> None:
+        if isinstance(idx, slice):
+            top = idx.stop - 1 if idx.stop > idx.start else 0
+            self._check_index(i, ins, buf, name, np.array([top], dtype=np.int64), field)
+        else:
+            self._check_index(i, ins, buf, name, idx, field)
+
     def _store(self, i: int, ins: StoreTile) -> None:
-        blk = np.arange(ins.n_blocks, dtype=np.int64)[:, None]
-        j = np.arange(ins.block_words, dtype=np.int64)[None, :]
-        src = (ins.src_base + blk * ins.src_pitch + j).reshape(-1)
-        self._check_index(i, ins, self.output, "output", src, "src_base")
+        src = self._blocks(ins.src_base, ins.n_blocks, ins.src_pitch, ins.block_words)
+        self._check_words(i, ins, self.output, "output", src, "src_base")
         self._read("output", src)
-        words = self.output[src]
         if ins.loopback:
-            dst = (ins.dst_base + blk * ins.dst_pitch + j).reshape(-1)
-            self._check_index(i, ins, self.input, "input", dst, "dst_base")
+            dst = self._blocks(ins.dst_base, ins.n_blocks, ins.dst_pitch, ins.block_words)
+            self._check_words(i, ins, self.input, "input", dst, "dst_base")
             self._write("input", dst)
-            self.input[dst] = words
+            self.input[dst] = self.output[src]
             return
+        # a copy: the packet must not change when the buffer is written later
+        words = self.output[src].copy() if isinstance(src, slice) else self.output[src]
         names = self._role_streams.get("act_out", [])
         ks = selected(ins.streams)
         for k in ks:
@@ -789,24 +899,49 @@ class Engine:
             self.counters.stream_bytes[names[k]] += int(pkt.size)
 
     # ------------------------------------------------------------------ shared tile helpers
-    def _resident_map(
+    def _resident_band(
         self,
         i: int,
         ins: Instruction,
         in_base: int,
         n_cb: int,
-        ih0: int,
         in_rows: int,
         in_w: int,
         dtype: np.dtype[Any],
-    ) -> I64:
-        """The resident band as int64 ``[n_cb * CBC, in_rows, IW]``."""
+    ) -> np.ndarray:
+        """The resident band as stored, ``[n_cb, in_rows, IW, CBC]`` of ``dtype`` (a view of
+        the input buffer)."""
         rng = self._range(i, ins, self.input, "input", in_base, n_cb * in_rows * in_w, "in_base")
         self._read("input", rng)
-        x = self._elements(self.input[rng], dtype)
-        cbc = x.shape[1]
-        x = x.reshape(n_cb, in_rows, in_w, cbc).transpose(0, 3, 1, 2)
-        return x.reshape(n_cb * cbc, in_rows, in_w)
+        return self.input[rng].view(dtype).reshape(n_cb, in_rows, in_w, -1)
+
+    @staticmethod
+    def _band_window(
+        band: np.ndarray,
+        ih0: int,
+        in_h: int,
+        r0: int,
+        n_r: int,
+        c0: int,
+        n_c: int,
+        fill: int = 0,
+        dtype: np.dtype[Any] | None = None,
+    ) -> np.ndarray:
+        """Rows ``[r0, r0 + n_r)`` x columns ``[c0, c0 + n_c)`` of the map, ``[n_cb, n_r, n_c,
+        CBC]`` (``fill`` outside the map or the resident rows), from the band starting at row
+        ``ih0``: a view of the band when the window lies inside it, else a new array of
+        ``dtype`` (default: the band's)."""
+        n_cb, in_rows, in_w, cbc = band.shape
+        lo = max(r0, 0, ih0)
+        hi = min(r0 + n_r, in_h, ih0 + in_rows)
+        clo = max(c0, 0)
+        chi = min(c0 + n_c, in_w)
+        if (lo, hi, clo, chi) == (r0, r0 + n_r, c0, c0 + n_c):
+            return band[:, r0 - ih0 : r0 - ih0 + n_r, c0 : c0 + n_c]
+        out = np.full((n_cb, n_r, n_c, cbc), fill, dtype=band.dtype if dtype is None else dtype)
+        if lo < hi and clo < chi:
+            out[:, lo - r0 : hi - r0, clo - c0 : chi - c0] = band[:, lo - ih0 : hi - ih0, clo:chi]
+        return out
 
     def _check_resident(
         self, i: int, ins: Instruction, rows: I64, in_h: int, ih0: int, in_rows: int
@@ -824,37 +959,28 @@ class Engine:
                 "ih0",
             )
 
-    @staticmethod
-    def _local_window(
-        x: I64,
-        ih0: int,
-        in_h: int,
-        r0: int,
-        n_r: int,
-        c0: int,
-        n_c: int,
-        fill: int,
-        dtype: npt.DTypeLike,
-    ) -> np.ndarray:
-        """Rows ``[r0, r0 + n_r)`` x columns ``[c0, c0 + n_c)`` of the map (``fill`` outside
-        the map or the resident rows), from the resident band ``x`` starting at row ``ih0``."""
-        in_rows, in_w = x.shape[1], x.shape[2]
-        out = np.full((x.shape[0], n_r, n_c), fill, dtype=dtype)
-        lo = max(r0, 0, ih0)
-        hi = min(r0 + n_r, in_h, ih0 + in_rows)
-        clo = max(c0, 0)
-        chi = min(c0 + n_c, in_w)
-        if lo < hi and clo < chi:
-            out[:, lo - r0 : hi - r0, clo - c0 : chi - c0] = x[:, lo - ih0 : hi - ih0, clo:chi]
-        return out
+    def _tile_words(
+        self,
+        out_base: int,
+        n_cb: int,
+        oh0: int,
+        n_oh: int,
+        oh_total: int,
+        ow: int,
+        out_map: bool,
+    ) -> Index:
+        """Output words of a tile, block-major: ``n_cb`` runs of ``n_oh * OW`` words, at the
+        tile's rows of each block's full map (``out_map``) or packed."""
+        n = n_oh * ow
+        if out_map:
+            return self._blocks(out_base + oh0 * ow, n_cb, oh_total * ow, n)
+        return slice(out_base, out_base + n_cb * n)
 
     @staticmethod
-    def _tile_index(
-        out_base: int, n_cb: int, oh0: int, n_oh: int, oh_total: int, ow: int, out_map: bool
-    ) -> I64:
-        ob = np.arange(n_cb, dtype=np.int64)[:, None]
-        first = ob * (oh_total * ow) + oh0 * ow if out_map else ob * (n_oh * ow)
-        return out_base + first + np.arange(n_oh * ow, dtype=np.int64)[None, :]
+    def _moved(idx: Index, delta: int) -> Index:
+        if isinstance(idx, slice):
+            return slice(idx.start + delta, idx.stop + delta)
+        return idx + delta
 
     # ------------------------------------------------------------------ CMP: PE array
     def _compute(self, i: int, ins: ComputeTile) -> int:
@@ -868,7 +994,6 @@ class Engine:
         cbc = block_channels(cfg, prec)
         g = group_channels(cfg, prec)
         ic = cfg.pe.in_channels
-        sub = sub_steps(cfg, prec)
         kh, kw = conv.kernel_h, conv.kernel_w
         oh_total, ow = conv.out_h, conv.out_w
         if ins.oh0 + ins.n_oh > oh_total:
@@ -931,13 +1056,12 @@ class Engine:
                 "acc_first",
             )
 
-        # input band, residency of every tapped row
-        x = self._resident_map(
+        # input band as stored ([in_cb, in_rows, IW, CBC]), residency of every tapped row
+        band = self._resident_band(
             i,
             ins,
             ins.in_base,
             ins.in_cb,
-            ins.ih0,
             ins.in_rows,
             conv.in_w,
             _elem_dtype(prec, conv.in_signed),
@@ -950,47 +1074,76 @@ class Engine:
         n_groups = -(-n_out // g)
         wg = conv_weight_words(cfg, prec, ins.in_cb, kh, kw, conv.depthwise)
         wr = self._range(i, ins, self.weight, "weight", ins.w_base, n_groups * wg, "w_base")
-        wdt = np.dtype("<i2") if prec == Precision.INT16 else np.dtype(np.int8)
-        welems = np.ascontiguousarray(self.weight[wr]).view(wdt).reshape(n_groups, wg, g, ic)
         pr = self._range(i, ins, self.params, "params", ins.p_base, n_groups, "p_base")
         self._read("weight", wr)
         self._read("params", pr)
-        bias, m, s = self._conv_params(self.params[pr], prec, n_out)
+        pkey = (self.params[pr].tobytes(), int(prec), n_out)
+        params = self._pcache.get(pkey)
+        if params is None:
+            if len(self._pcache) >= _DECODE_CACHE:
+                self._pcache.clear()
+            params = self._pcache[pkey] = self._conv_params(self.params[pr], prec, n_out)
+            for a in params:
+                a.flags.writeable = False
+        bias, m, s = params
 
-        # the exact integer sums
+        # the exact integer sums, int64 [n_oh * OW, n_out] (pixel-major, like the stored words)
         r0 = ins.oh0 * conv.stride_h - conv.pad_h
         n_r = (ins.n_oh - 1) * conv.stride_h + (kh - 1) * conv.dilation_h + 1
         c0 = -conv.pad_w
         n_c = (ow - 1) * conv.stride_w + (kw - 1) * conv.dilation_w + 1
-        xp = self._local_window(x, ins.ih0, conv.in_h, r0, n_r, c0, n_c, 0, np.float64)
+        win = self._band_window(band, ins.ih0, conv.in_h, r0, n_r, c0, n_c)
+        macs = self.timing.compute_macs(conv, ins)
+        s_ok = bool(((s >= 1) & (s <= 63)).all())
+        n_pix = ins.n_oh * ow
         if conv.depthwise:
+            wdt = np.dtype("<i2") if prec == Precision.INT16 else np.dtype(np.int8)
+            welems = np.ascontiguousarray(self.weight[wr]).view(wdt).reshape(n_groups, wg, g, ic)
             taps = welems.transpose(0, 2, 1, 3).reshape(n_groups * g, wg * ic)[:n_out, : kh * kw]
-            acc = self._depthwise_sum(xp, taps.reshape(n_out, kh, kw), conv, ins.n_oh)
+            xp = win.transpose(0, 3, 1, 2).reshape(n_out, n_r, n_c).astype(np.float64)
+            dw = self._depthwise_sum(xp, taps.reshape(n_out, kh, kw), conv, ins.n_oh)
+            acc: npt.NDArray[Any] = np.ascontiguousarray(dw.reshape(n_out, -1).T)
         else:
-            w = welems.reshape(n_groups, ins.in_cb, kh, kw, sub, g, ic)
-            w = w.transpose(0, 5, 1, 4, 6, 2, 3).reshape(n_groups * g, ins.in_cb * cbc, kh, kw)
-            acc = self._dense_sum(xp, w[:n_out], conv, ins.n_oh)
+            wts = self._dense_weights(wr, prec, ins.in_cb, kh, kw, n_groups, n_out, ins.tag)
+            # Python ints: -min of int8 -128 must not wrap
+            maxx = max(int(win.max(initial=0)), -int(win.min(initial=0)))
+            # kept is None exactly when acc_first (checked above); |acc| <= top, so the 48-bit
+            # limit needs checking only when top reaches it
+            top = maxx * wts.max_abs_sum + int(np.abs(bias).max()) if kept is None else None
+            if (
+                top is not None
+                and top < ACC_LIMIT
+                and ins.acc_last
+                and s_ok
+                and top * int(m.max()) + (1 << (int(s.max()) - 1)) < _EXACT_F64
+            ):
+                self._kept = None
+                y = self._dense_requantized(win, wts, conv, ins, maxx, top, bias, m, s, n_pix)
+                if y.dtype == np.float64:  # integral values the element type cannot hold
+                    self._put_tile(i, ins, y, prec, oh_total, ow)
+                else:
+                    pixel_major = y.view(np.uint8).reshape(n_pix, ins.out_cb, self.cb)
+                    self._put_words(i, ins, pixel_major, oh_total, ow)
+                return macs
+            acc = self._dense_sum(win, wts, conv, ins.n_oh, maxx)
 
-        # kept is None exactly when acc_first (checked above)
-        acc = acc + (bias[:, None, None] if kept is None else kept.acc)
-        big = np.abs(acc) >= ACC_LIMIT
-        if big.any():
-            c, r, col = (int(v[0]) for v in np.nonzero(big))
+        acc = acc.astype(np.int64, copy=False)
+        acc += bias if kept is None else kept.acc
+        if int(acc.max()) >= ACC_LIMIT or int(acc.min()) <= -ACC_LIMIT:
+            c, p = (int(v[0]) for v in np.nonzero((np.abs(acc) >= ACC_LIMIT).T))
             raise self._fault(
                 i,
                 ins,
                 ErrorCode.ACC_OVERFLOW,
-                f"|acc| = {abs(int(acc[c, r, col]))} >= 2**47 at channel {c}, output row "
-                f"{ins.oh0 + r}, column {col} (the hardware wraps at 48 bits)",
+                f"|acc| = {abs(int(acc[p, c]))} >= 2**47 at channel {c}, output row "
+                f"{ins.oh0 + p // ow}, column {p % ow} (the hardware wraps at 48 bits)",
             )
-        macs = self.timing.compute_macs(conv, ins)
         if not ins.acc_last:
             self._kept = _Kept(i, ins.oh0, ins.n_oh, ins.out_cb, acc)
             return macs
         self._kept = None
-        bad = np.flatnonzero((s < 1) | (s > 63))
-        if bad.size:
-            c = int(bad[0])
+        if not s_ok:
+            c = int(np.flatnonzero((s < 1) | (s > 63))[0])
             raise self._fault(
                 i,
                 ins,
@@ -999,20 +1152,120 @@ class Engine:
                 f"S = {int(s[c])}, outside 1..63",
                 "p_base",
             )
-        y = arith.round_shift(acc * m[:, None, None], s[:, None, None])
-        y = np.clip(y, conv.qmin, conv.qmax)
+        acc *= m
+        yi = arith.round_shift(acc, s)
+        np.clip(yi, conv.qmin, conv.qmax, out=yi)
+        self._put_tile(i, ins, yi, prec, oh_total, ow)
+        return macs
 
-        idx = self._tile_index(
+    def _dense_requantized(
+        self,
+        win: np.ndarray,
+        wts: _DenseWeights,
+        conv: ConfigConv,
+        ins: ComputeTile,
+        maxx: int,
+        top: int,
+        bias: I64,
+        m: I64,
+        s: I64,
+        n_pix: int,
+    ) -> np.ndarray:
+        """A complete dense tile (acc_first, acc_last) requantized in float64 block by block
+        while the GEMM output is in cache: ``[n_pix, n_out]`` of the stored element type
+        (uint8 / int8 / uint16 / int16 values), or integral float64 when ``qmin..qmax`` does
+        not fit it.
+
+        Exact when (checked by the caller) every ``|acc + bias| <= top`` with ``top * M +
+        2**(S-1) < 2**53``: ``acc * (M 2**-S)`` and ``bias * (M 2**-S) + 1/2`` are exact (a
+        power-of-two scaling of integers below 2**53), so is their sum
+        ``((acc + bias) M + 2**(S-1)) 2**-S``, and its floor is docs/arithmetic.md's
+        ``round_shift((acc + bias) M, S)``.
+        """
+        prec = conv.precision
+        qmin, qmax = conv.qmin, conv.qmax
+        lo, hi = min(qmin, qmax), max(qmin, qmax)
+        store = None if ins.fuse_eltwise else self._direct_type(prec, lo, hi)
+        scale = np.ldexp(m.astype(np.float64), -s)  # M 2**-S, exact
+        offset = bias * scale + 0.5
+        y = np.empty((n_pix, scale.size), dtype=np.float64 if store is None else store)
+        # |t| <= top * M / 2**S + 1/2: below 2**31, the rounding and saturation run on int32
+        # (the float -> int32 cast truncates toward zero, which is the floor for t >= 0 and,
+        # for t < 0, saturates to the same value when qmin >= 0)
+        on_int32 = store is not None and top * int(m.max()) * 2.0 ** -int(s.min()) + 1 < 2**31
+        floor = lo < 0 or not on_int32
+        # in slices of rows small enough for the float64 temporaries to stay in L1/L2
+        step = max(1, _EPILOGUE_ELEMS // scale.size)
+        t_buf = np.empty((step, scale.size), dtype=np.float64)
+        i_buf = np.empty((step, scale.size), dtype=np.int32)
+
+        def requantize(blk: npt.NDArray[Any], p0: int) -> None:
+            for a in range(0, blk.shape[0], step):
+                part = blk[a : a + step]
+                n = part.shape[0]
+                t, ti = t_buf[:n], i_buf[:n]
+                np.multiply(part, scale, out=t)
+                t += offset
+                if floor:
+                    np.floor(t, out=t)
+                dst = y[p0 + a : p0 + a + n]
+                if on_int32:
+                    np.copyto(ti, t, casting="unsafe")
+                    np.clip(ti, qmin, qmax, out=ti)
+                    np.copyto(dst, ti, casting="unsafe")
+                else:
+                    np.clip(t, qmin, qmax, out=t)
+                    np.copyto(dst, t, casting="unsafe")
+
+        self._dense_sum(win, wts, conv, ins.n_oh, maxx, requantize)
+        return y
+
+    def _direct_type(self, prec: Precision, lo: int, hi: int) -> np.dtype[Any] | None:
+        """The element type (unsigned or signed) holding every integer of ``[lo, hi]``: its
+        values' low bits are the stored bits (:meth:`_store_elements`)."""
+        bits = 16 if prec == Precision.INT16 else 8
+        if lo >= 0 and hi < 1 << bits:
+            return np.dtype(f"<u{bits // 8}")
+        if -(1 << (bits - 1)) <= lo and hi < 1 << (bits - 1):
+            return np.dtype(f"<i{bits // 8}")
+        return None
+
+    def _put_words(
+        self, i: int, ins: ComputeTile, pixel_major: Bytes, oh_total: int, ow: int
+    ) -> None:
+        """Write a tile's output words given pixel-major, ``uint8[n_oh * OW, out_cb, CB]``."""
+        idx = self._tile_words(
             ins.out_base, ins.out_cb, ins.oh0, ins.n_oh, oh_total, ow, ins.out_map
         )
-        self._check_index(i, ins, self.output, "output", idx, "out_base")
-        # [out_cb, CBC, n_oh * OW] -> [out_cb, n_oh * OW, CBC]
-        y = y.reshape(ins.out_cb, cbc, ins.n_oh * ow).transpose(0, 2, 1)
-        if ins.fuse_eltwise:
-            y = self._fused_eltwise(i, ins, y, idx - ins.out_base + ins.res_base, prec)
-        self._write("output", idx.reshape(-1))
-        self.output[idx.reshape(-1)] = self._store_elements(y, prec).reshape(-1, self.cb)
-        return macs
+        self._check_words(i, ins, self.output, "output", idx, "out_base")
+        self._write("output", idx)
+        self.output[idx] = _transpose_words(pixel_major, (1, 0)).reshape(-1, self.cb)
+
+    def _put_tile(
+        self,
+        i: int,
+        ins: ComputeTile,
+        y: np.ndarray,
+        prec: Precision,
+        oh_total: int,
+        ow: int,
+    ) -> None:
+        """Write a COMPUTE_TILE's saturated results ``[n_oh * OW, out_cb * CBC]`` (integers,
+        int64 or integral float64) to its output words, through the fused eltwise if any."""
+        cbc = block_channels(self.cfg, prec)
+        y = y.reshape(ins.n_oh * ow, ins.out_cb, cbc).astype(np.int64, copy=False)
+        if not ins.fuse_eltwise:
+            self._put_words(i, ins, self._store_elements(y, prec), oh_total, ow)
+            return
+        idx = self._tile_words(
+            ins.out_base, ins.out_cb, ins.oh0, ins.n_oh, oh_total, ow, ins.out_map
+        )
+        self._check_words(i, ins, self.output, "output", idx, "out_base")
+        res = self._moved(idx, ins.res_base - ins.out_base)
+        # [out_cb, n_oh * OW, CBC], the words' order
+        z = self._fused_eltwise(i, ins, y.transpose(1, 0, 2), res, prec)
+        self._write("output", idx)
+        self.output[idx] = self._store_elements(z, prec).reshape(-1, self.cb)
 
     @staticmethod
     def _conv_params(words: np.ndarray, precision: Precision, n: int) -> tuple[I64, I64, I64]:
@@ -1031,36 +1284,145 @@ class Engine:
             s = ((slots >> np.uint64(48)) & np.uint64(0x3F)).astype(np.int64)
         return bias, m, s
 
-    @staticmethod
-    def _dense_sum(xp: F64, w: np.ndarray, conv: ConfigConv, n_oh: int) -> I64:
-        """Exact ``sum_{ci, kh, kw} x * w`` for every channel and pixel, int64 ``[O, n_oh, OW]``.
+    def _dense_weights(
+        self,
+        wr: slice,
+        precision: Precision,
+        in_cb: int,
+        kh: int,
+        kw: int,
+        n_groups: int,
+        n_out: int,
+        tag: int,
+    ) -> _DenseWeights:
+        """The weight words ``wr`` of a dense tile as a ``[K, n_out]`` matrix (docs/engine.md
+        6.2), ``K`` in window order (tap row, tap column, input channel), without the input
+        channels whose weights are all zero.
 
-        float64 GEMM over im2col columns when every partial sum is provably below 2**53
-        (``max|x| * max_c sum|w[c]|``), int64 GEMM otherwise.
+        Decoded matrices are cached by tile geometry and tag, and a cached one is used only if
+        the weight words are byte-identical to the ones it was decoded from (a LOAD_WEIGHTS of
+        the same layer's weights in the next run hits; anything else decodes afresh).
         """
-        c = xp.shape[0]
-        o, _, kh, kw = w.shape
-        ow = conv.out_w
+        words = self.weight[wr]
+        key = (wr.start, wr.stop, int(precision), in_cb, kh, kw, n_out, tag)
+        hit = self._wcache.get(key)
+        if hit is not None and np.array_equal(hit.raw, words):
+            self._wcache.move_to_end(key)
+            return hit
+        cfg = self.cfg
+        g, ic = group_channels(cfg, precision), cfg.pe.in_channels
+        sub = sub_steps(cfg, precision)
+        wdt = np.dtype("<i2") if precision == Precision.INT16 else np.dtype(np.int8)
+        raw = words.copy()
+        w = raw.view(wdt).reshape(n_groups, in_cb, kh, kw, sub, g, ic)
+        # [KH, KW, input channel, output channel]; channel in block = sub step * IC + lane
+        t = w.transpose(2, 3, 1, 4, 6, 0, 5).reshape(kh, kw, -1, n_groups * g)[..., :n_out]
+        live = np.flatnonzero(t.any(axis=(0, 1, 3)))
+        channels: I64 | None = None
+        if live.size < t.shape[2]:
+            # all zero: one (zero) channel keeps the shapes non-empty
+            channels = live if live.size else np.zeros(1, dtype=np.int64)
+            t = t[:, :, channels]
+        mat = np.ascontiguousarray(t.reshape(-1, n_out), dtype=np.float32)
+        entry = _DenseWeights(raw, mat, channels)
+        if hit is not None:
+            self._wcache_bytes -= hit.nbytes
+        self._wcache[key] = entry
+        self._wcache_bytes += entry.nbytes
+        while self._wcache_bytes > _WCACHE_BYTES and len(self._wcache) > 1:
+            _, old = self._wcache.popitem(last=False)
+            self._wcache_bytes -= old.nbytes
+        return entry
+
+    @staticmethod
+    def _dense_sum(
+        win: np.ndarray,
+        wts: _DenseWeights,
+        conv: ConfigConv,
+        n_oh: int,
+        maxx: int,
+        epilogue: Callable[[npt.NDArray[Any], int], None] | None = None,
+    ) -> npt.NDArray[Any]:
+        """Exact ``sum_{ci, kh, kw} x * w`` of every pixel and channel, ``[n_oh * OW, n_out]``
+        (float32, float64 or int64, integers in every case).
+
+        ``win`` is the zero-padded window ``[in_cb, rows, columns, CBC]`` (storage dtype),
+        ``maxx`` its largest magnitude. The window is made channels-last once, then one GEMM
+        per block of output rows over its im2col columns ``[pixels, K]`` (a strided view,
+        gathered per block in the storage type, then converted; the converted window itself
+        for a 1x1 stride-1 tile), in the cheapest exact arithmetic:
+
+        * float32, split along K into chunks with ``maxx * max_c sum_{k in chunk}|w[c, k]|
+          < 2**24``: every partial sum the BLAS forms inside a chunk (in any order, fused or
+          not) is an integer of at most that magnitude, so exactly representable, so exact;
+          chunk results are added in float64, exact because the whole bound is below 2**53
+          (int8: ``K * 255 * 128 < 2**53`` for any ``K < 2**38``);
+        * float64 when the whole bound is below 2**53 but float32 would need too many chunks
+          (int16 data);
+        * int64 otherwise (int16 extremes).
+
+        With ``epilogue``, each block's sums go to ``epilogue(block, first pixel)`` while they
+        are in cache, and the returned array is empty.
+        """
+        in_cb, n_r, n_c, cbc = win.shape
+        kh, kw, ow = conv.kernel_h, conv.kernel_w, conv.out_w
         sh, sw, dh, dw = conv.stride_h, conv.stride_w, conv.dilation_h, conv.dilation_w
-        wm = w.reshape(o, c * kh * kw)
-        # float64 before abs: abs(-128) wraps in int8
-        bound = float(np.abs(xp).max(initial=0.0)) * float(
-            np.abs(wm.astype(np.float64)).sum(axis=1).max(initial=0.0)
+        k, n_out = wts.mat.shape
+        plan = wts.chunks(maxx)
+        dt: type[np.generic]
+        if plan is not None and len(plan) <= _F32_MAX_CHUNKS:
+            dt, wmat = np.float32, wts.mat
+        else:
+            dt = np.float64 if maxx * wts.max_abs_sum < _EXACT_F64 else np.int64
+            wmat, plan = wts.mat.astype(dt), [(0, k)]
+        # the window channels-last [rows, columns, channels], still in the storage type
+        hwc = _transpose_words(win, (1, 2, 0)).reshape(n_r, n_c, in_cb * cbc)
+        if wts.channels is not None:
+            hwc = np.ascontiguousarray(hwc[:, :, wts.channels])
+        single = len(plan) == 1
+        acc_dt = dt if single else np.float64
+        direct = kh == kw == sh == sw == 1  # 1x1, stride 1: the window is the column matrix
+        xw: npt.NDArray[Any] = hwc.astype(dt) if direct else hwc
+        s0, s1, s2 = hwc.strides
+        # im2col as a strided view; each block is gathered in the storage type (short
+        # elements), then converted in one contiguous pass
+        full = np.lib.stride_tricks.as_strided(
+            hwc,
+            shape=(n_oh, ow, kh, kw, hwc.shape[2]),
+            strides=(sh * s0, sw * s1, dh * s0, dw * s1, s2),
+            writeable=False,
         )
-        exact = bound < _EXACT_F64
-        wmat = wm.astype(np.float64) if exact else wm.astype(np.int64)
-        src = xp if exact else xp.astype(np.int64)
-        out = np.empty((o, n_oh * ow), dtype=wmat.dtype)
-        rows = max(1, min(n_oh, _COLS_BUDGET // max(1, c * kh * kw * ow)))
+        rows = max(1, min(n_oh, _COLS_BUDGET // max(1, max(k, n_out) * ow)))
+        n_buf = 0 if direct else rows * ow * k
+        buf: npt.NDArray[Any] = np.empty(n_buf, dtype=dt)
+        gather: npt.NDArray[Any] = np.empty(n_buf, dtype=hwc.dtype)
+        if epilogue is None:
+            out: npt.NDArray[Any] = np.empty((n_oh * ow, n_out), dtype=acc_dt)
+        else:
+            out = np.empty((0, n_out), dtype=acc_dt)
+            blk_buf: npt.NDArray[Any] = np.empty((rows * ow, n_out), dtype=acc_dt)
         for r0 in range(0, n_oh, rows):
             r = min(rows, n_oh - r0)
-            cols = np.empty((c, kh, kw, r, ow), dtype=wmat.dtype)
-            for a in range(kh):
-                rs = _taps(r0 * sh + a * dh, r, sh)
-                for b in range(kw):
-                    cols[:, a, b] = src[:, rs, _taps(b * dw, ow, sw)]
-            out[:, r0 * ow : (r0 + r) * ow] = wmat @ cols.reshape(c * kh * kw, r * ow)
-        return out.astype(np.int64).reshape(o, n_oh, ow)
+            if direct:
+                c2 = xw[r0 : r0 + r].reshape(r * ow, k)
+            else:
+                g = gather[: r * ow * k]
+                g.reshape(r, ow, kh, kw, -1)[...] = full[r0 : r0 + r]
+                c2 = buf[: r * ow * k].reshape(r * ow, k)
+                np.copyto(c2, g.reshape(r * ow, k))
+            blk = out[r0 * ow : (r0 + r) * ow] if epilogue is None else blk_buf[: r * ow]
+            if single:
+                np.matmul(c2, wmat, out=blk)
+            else:
+                for j, (k0, k1) in enumerate(plan):
+                    part = c2[:, k0:k1] @ wmat[k0:k1]
+                    if j:
+                        blk += part
+                    else:
+                        blk[...] = part
+            if epilogue is not None:
+                epilogue(blk, r0 * ow)
+        return out
 
     @staticmethod
     def _depthwise_sum(xp: F64, w: np.ndarray, conv: ConfigConv, n_oh: int) -> I64:
@@ -1077,7 +1439,7 @@ class Engine:
         return acc.astype(np.int64)
 
     def _fused_eltwise(
-        self, i: int, ins: ComputeTile, y: I64, res_idx: I64, prec: Precision
+        self, i: int, ins: ComputeTile, y: I64, res_idx: Index, prec: Precision
     ) -> I64:
         elt = self._elt
         if elt is None:
@@ -1096,9 +1458,9 @@ class Engine:
                 f"fused eltwise in {elt.precision.name} mode on an {prec.name} convolution",
                 "fuse_eltwise",
             )
-        self._check_index(i, ins, self.input, "input", res_idx, "res_base")
-        self._read("input", res_idx.reshape(-1))
-        b = self._elements(self.input[res_idx.reshape(-1)], _elem_dtype(prec, elt.b_signed))
+        self._check_words(i, ins, self.input, "input", res_idx, "res_base")
+        self._read("input", res_idx)
+        b = self._elements(self.input[res_idx], _elem_dtype(prec, elt.b_signed))
         return self._eltwise(elt, y, b.reshape(y.shape))
 
     @staticmethod
@@ -1155,26 +1517,26 @@ class Engine:
                 "are resident",
                 "ih0",
             )
-        x = self._resident_map(
-            i,
-            ins,
-            ins.in_base,
-            ins.n_cb,
-            ins.ih0,
-            ins.in_rows,
-            iw,
-            _elem_dtype(prec, pool.in_signed),
+        band = self._resident_band(
+            i, ins, ins.in_base, ins.n_cb, ins.in_rows, iw, _elem_dtype(prec, pool.in_signed)
         )
         is_max = pool.kind == PoolKind.MAX
         r0, c0 = int(hs[0]), int(ws[0])
         n_r = (ins.n_oh - 1) * sh + kh
         n_c = (ow - 1) * sw + kw
-        fill = int(_NEG) if is_max else 0
-        # taps outside [rlo, rhi) are padding / overhang (or rows between windows): the fill
-        # value never wins a max and adds nothing to a sum
-        xp = self._local_window(x, ins.ih0, ih, r0, n_r, c0, n_c, fill, np.int64)
+        # taps outside [rlo, rhi) are padding / overhang (or rows between windows): every
+        # window holds at least one element (checked above), so a fill at the element type's
+        # minimum never changes a max, and 0 adds nothing to a sum
+        work: np.dtype[Any]
+        if is_max:
+            bits = 8 * band.dtype.itemsize
+            work, fill = band.dtype, (-(1 << (bits - 1)) if band.dtype.kind == "i" else 0)
+        else:
+            work, fill = np.dtype(np.int64), 0
+        xp = self._band_window(band, ins.ih0, ih, r0, n_r, c0, n_c, fill, work)
+        # [n_cb, rows, columns, CBC]: reduce the columns, then the rows, of every window
         red = np.maximum if is_max else np.add
-        cols = xp[:, :, _taps(0, ow, sw)].copy()
+        cols: npt.NDArray[Any] = xp[:, :, _taps(0, ow, sw)].astype(work)
         for b in range(1, kw):
             red(cols, xp[:, :, _taps(b, ow, sw)], out=cols)
         v = cols[:, _taps(0, ins.n_oh, sh)].copy()
@@ -1185,12 +1547,16 @@ class Engine:
         else:
             areas = (he - hs)[:, None] * (we - ws)[None, :]
             m, s = self._pool_divisors(i, ins, pool, areas)
-            y = np.clip(arith.round_shift(v * m[None], s[None]), pool.qmin, pool.qmax)
-        idx = self._tile_index(ins.out_base, ins.n_cb, ins.oh0, ins.n_oh, oh_total, ow, ins.out_map)
-        self._check_index(i, ins, self.output, "output", idx, "out_base")
-        y = y.reshape(ins.n_cb, cbc, ins.n_oh * ow).transpose(0, 2, 1)
-        self._write("output", idx.reshape(-1))
-        self.output[idx.reshape(-1)] = self._store_elements(y, prec).reshape(-1, self.cb)
+            y = np.clip(
+                arith.round_shift(v * m[None, :, :, None], s[None, :, :, None]),
+                pool.qmin,
+                pool.qmax,
+            )
+        idx = self._tile_words(ins.out_base, ins.n_cb, ins.oh0, ins.n_oh, oh_total, ow, ins.out_map)
+        self._check_words(i, ins, self.output, "output", idx, "out_base")
+        y = y.reshape(ins.n_cb, ins.n_oh * ow, cbc)
+        self._write("output", idx)
+        self.output[idx] = self._store_elements(y, prec).reshape(-1, self.cb)
 
     def _pool_divisors(
         self, i: int, ins: PoolTile, pool: ConfigPool, areas: I64
@@ -1275,38 +1641,92 @@ class Engine:
                 "resident",
                 "ih0",
             )
-        x = self._resident_map(
-            i,
-            ins,
-            ins.in_base,
-            ins.n_cb,
-            ins.ih0,
-            ins.in_rows,
-            w,
-            _elem_dtype(prec, norm.in_signed),
+        band = self._resident_band(
+            i, ins, ins.in_base, ins.n_cb, ins.in_rows, w, _elem_dtype(prec, norm.in_signed)
         )
-        x = x[:, ins.oh0 - ins.ih0 : ins.oh0 - ins.ih0 + ins.n_oh]
+        band = band[:, ins.oh0 - ins.ih0 : ins.oh0 - ins.ih0 + ins.n_oh]
+        # pixel-major [n_oh * W, channels]: the channel window runs along the contiguous axis
+        x = _transpose_words(band, (1, 2, 0)).reshape(ins.n_oh * w, -1)
         # the factor table: NORM_LUT_ENTRIES little-endian uint16 over consecutive params words
         pwb = self.params.shape[1]
         n_words = -(-2 * NORM_LUT_ENTRIES // pwb)
         pr = self._range(i, ins, self.params, "params", ins.p_base, n_words, "p_base")
         self._read("params", pr)
         raw = np.ascontiguousarray(self.params[pr]).reshape(-1)[: 2 * NORM_LUT_ENTRIES]
-        lut = raw.view("<u2").astype(np.int64)
-        y = arith.lrn_int(
-            x[None],
-            lut,
+        y = self._lrn(
+            x,
+            raw.view("<u2"),
             norm.lut_shift,
             norm.frac_bits,
             norm.local_size,
             norm.qmin,
             norm.qmax,
-        )[0]
-        idx = self._tile_index(ins.out_base, ins.n_cb, ins.oh0, ins.n_oh, h, w, ins.out_map)
-        self._check_index(i, ins, self.output, "output", idx, "out_base")
-        y = y.reshape(ins.n_cb, cbc, ins.n_oh * w).transpose(0, 2, 1)
-        self._write("output", idx.reshape(-1))
-        self.output[idx.reshape(-1)] = self._store_elements(y, prec).reshape(-1, self.cb)
+        )
+        idx = self._tile_words(ins.out_base, ins.n_cb, ins.oh0, ins.n_oh, h, w, ins.out_map)
+        self._check_words(i, ins, self.output, "output", idx, "out_base")
+        words = self._store_elements(y.reshape(ins.n_oh * w, ins.n_cb, cbc), prec)
+        self._write("output", idx)
+        self.output[idx] = _transpose_words(words, (1, 0)).reshape(-1, self.cb)
+
+    def _lrn(
+        self,
+        x: np.ndarray,
+        lut: npt.NDArray[np.uint16],
+        shift: int,
+        frac: int,
+        local_size: int,
+        qmin: int,
+        qmax: int,
+    ) -> np.ndarray:
+        """:func:`edge_dnn.quant.arith.lrn_int` over the channels (axis 1) of pixel-major
+        ``[pixels, channels]`` 8-bit elements, on int32 (int64 for 16-bit data or parameters
+        outside the fast path's range: then ``lrn_int`` itself, which also rejects them).
+
+        Same steps: window sums of squares from a cumulative sum (``|x| <= 255``: every sum
+        of at most ``channels + 1`` squares stays below 2**31 when checked so), the table
+        index ``lrn_index(ss >> shift)`` through a table of ``lrn_index`` over ``[0, 2**19)``
+        (it saturates at 255 from ``2**19 - 1`` on, and it is monotone), the factor, the
+        round-shift ``(p >> F) + ((p >> (F - 1)) & 1)`` of ``p = x * f < 2**24``, the clamp.
+        """
+        p, c = x.shape
+        if (
+            x.itemsize != 1
+            or not arith.LRN_FRAC_MIN <= frac <= arith.LRN_FRAC_MAX
+            or not 0 <= shift <= 30
+            or qmin > qmax
+            or (c + 1) * 255 * 255 >= 1 << 31
+        ):
+            return arith.lrn_int(x, lut.astype(np.int64), shift, frac, local_size, qmin, qmax)
+        half = (local_size - 1) // 2
+        x32 = x.astype(np.int32)
+        # ext[:, half + j] = sum of the squares of channels [0, j), j in [0, c]; zeros before,
+        # the total after: the window [j - half, j + half] is ext[j + 2 half + 1] - ext[j]
+        ext = np.empty((p, c + 2 * half + 1), dtype=np.int32)
+        ext[:, : half + 1] = 0
+        np.cumsum(x32 * x32, axis=1, dtype=np.int32, out=ext[:, half + 1 : half + 1 + c])
+        ext[:, half + 1 + c :] = ext[:, half + c : half + c + 1]
+        ss = ext[:, 2 * half + 1 : 2 * half + 1 + c] - ext[:, :c]
+        ss >>= shift
+        np.minimum(ss, _LRN_CODES - 1, out=ss)
+        key = lut.tobytes()
+        factors = self._lrn_tables.get(key)
+        if factors is None:
+            factors = lut.astype(np.int32)[_lrn_codes()]
+            self._lrn_tables[key] = factors
+        prod = x32 * factors[ss]
+        y = (prod >> frac) + ((prod >> (frac - 1)) & 1)
+        return np.clip(y, qmin, qmax, out=y)
+
+
+_LRN_CODES = 1 << 19
+_LRN_CODE_TABLE: list[I64] = []
+
+
+def _lrn_codes() -> I64:
+    """``arith.lrn_index`` of every value in ``[0, 2**19)`` (built once)."""
+    if not _LRN_CODE_TABLE:
+        _LRN_CODE_TABLE.append(arith.lrn_index(np.arange(_LRN_CODES, dtype=np.int64)))
+    return _LRN_CODE_TABLE[0]
 
 
 __all__ = ["ACC_LIMIT", "Engine", "EngineCounters", "EngineStatus"]

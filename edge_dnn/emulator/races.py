@@ -13,10 +13,19 @@ with vector clocks:
   the k-th wait on a queue consumes the k-th signal) and everything before a SYNC;
 * per buffer word it remembers the last writer and, per unit, the last reader; an access whose
   conflicting predecessor does not happen before it is a race (:class:`BufferRaceError`).
+
+The per-word state is kept as address ranges, not word arrays: a frame makes a few hundred
+accesses of thousands of contiguous words each, so one interval map per buffer and role (the
+writer, each unit's reader) holds a handful of runs, and an access costs a few bisections
+instead of a dozen passes over its words. Per buffer and unit the clock of the latest write and
+of the latest read are also kept: a unit's numbers only grow, so when the current instruction's
+clock has reached them no word can conflict and the per-range check is skipped (the common
+case: a correct stream orders whole tiles, not single words).
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
 
 import numpy as np
@@ -27,8 +36,15 @@ from edge_dnn.isa import Instruction, Token, Unit
 
 UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST)
 _COL = {u: k for k, u in enumerate(UNITS)}
+_N = len(UNITS)
+_TOKENS = tuple((t, int(t)) for t in Token)
 
 Index = slice | npt.NDArray[np.int64]
+Clock = tuple[int, ...]
+"""A vector clock: per unit (in :data:`UNITS` order) a count of its instructions."""
+
+# an access as contiguous runs ``(start, stop)`` of word addresses, in index order
+_Runs = list[tuple[int, int]]
 
 
 class BufferRaceError(EmulatorError):
@@ -60,15 +76,95 @@ class BufferRaceError(EmulatorError):
         )
 
 
-class _Words:
-    """Last writer and last readers of every word of one buffer."""
+class _RangeMap:
+    """A value per word of ``[0, n)`` stored as runs: run ``k`` covers
+    ``[starts[k], starts[k + 1])`` (the last one up to ``n``) and holds ``values[k]``.
+
+    A value is ``(unit column, sequence number, instruction index)`` of an access, or ``None``
+    for words nobody accessed since the last reset.
+    """
 
     def __init__(self, n: int) -> None:
-        self.w_unit = np.full(n, -1, dtype=np.int8)
-        self.w_seq = np.zeros(n, dtype=np.int64)
-        self.w_idx = np.full(n, -1, dtype=np.int64)
-        self.r_seq = np.zeros((len(UNITS), n), dtype=np.int64)
-        self.r_idx = np.full((len(UNITS), n), -1, dtype=np.int64)
+        self.n = n
+        self.starts: list[int] = [0]
+        self.values: list[tuple[int, int, int] | None] = [None]
+
+    def clear(self) -> None:
+        self.starts = [0]
+        self.values = [None]
+
+    def first_late(self, runs: _Runs, clock: Clock) -> tuple[int, tuple[int, int, int]] | None:
+        """The first word (in ``runs`` order) whose access does not happen before ``clock``,
+        with that access, or ``None``."""
+        starts, values = self.starts, self.values
+        for a, b in runs:
+            k = bisect.bisect_right(starts, a) - 1
+            while k < len(starts) and starts[k] < b:
+                v = values[k]
+                if v is not None and clock[v[0]] < v[1]:
+                    return max(a, starts[k]), v
+                k += 1
+        return None
+
+    def assign(self, a: int, b: int, value: tuple[int, int, int]) -> None:
+        """Set words ``[a, b)`` (``0 <= a < b <= n``) to ``value``."""
+        starts, values = self.starts, self.values
+        # the run holding word b keeps its value from b on
+        j = bisect.bisect_right(starts, b) - 1
+        if b < self.n and starts[j] != b:
+            j += 1
+            starts.insert(j, b)
+            values.insert(j, values[j - 1])
+        elif b == self.n:
+            j = len(starts)
+        i = bisect.bisect_right(starts, a) - 1
+        if starts[i] != a:
+            i += 1
+        # runs i .. j-1 lie inside [a, b) after cutting the one that holds word a
+        starts[i:j] = [a]
+        values[i:j] = [value]
+
+
+def _runs(idx: Index, n: int) -> _Runs:
+    """Contiguous ascending runs of the words ``idx`` of an ``n``-word buffer, in index order.
+
+    A slice is clipped to the buffer as numpy does; an index array holds addresses in
+    ``[0, n)`` (the engine checks them before it accesses the buffer).
+    """
+    if isinstance(idx, slice):
+        start, stop, step = idx.indices(n)
+        if step == 1:
+            return [(start, stop)] if stop > start else []
+        idx = np.arange(start, stop, step, dtype=np.int64)
+    a = np.asarray(idx, dtype=np.int64).reshape(-1)
+    if a.size == 0:
+        return []
+    # a run ends where the next address is not the successor (the engine's tiles: a few blocks)
+    ends = np.flatnonzero(a[1:] - a[:-1] != 1).tolist()
+    ends.append(a.size - 1)
+    firsts = [0, *(e + 1 for e in ends[:-1])]
+    lo = a[firsts].tolist()
+    hi = a[ends].tolist()
+    return [(s, e + 1) for s, e in zip(lo, hi, strict=True)]
+
+
+class _Buffer:
+    """Last writer and last readers of every word of one buffer, as range maps."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.writer = _RangeMap(n)
+        self.readers = [_RangeMap(n) for _ in UNITS]
+        # per unit column: sequence number of its latest write / read of this buffer (0: none)
+        self.last_write = [0] * _N
+        self.last_read = [0] * _N
+
+    def clear(self) -> None:
+        self.writer.clear()
+        for r in self.readers:
+            r.clear()
+        self.last_write = [0] * _N
+        self.last_read = [0] * _N
 
 
 class RaceChecker:
@@ -79,43 +175,43 @@ class RaceChecker:
     """
 
     def __init__(self, sizes: dict[str, int]) -> None:
-        self._words = {name: _Words(n) for name, n in sizes.items()}
+        self._buffers = {name: _Buffer(n) for name, n in sizes.items()}
         self._opcodes: dict[int, str] = {}
         self.reset()
 
     def reset(self) -> None:
         """Forget the clocks (``CONTROL.START``); earlier runs ended with every unit idle."""
-        self._seq = np.zeros(len(UNITS), dtype=np.int64)
-        self._unit_vc = np.zeros((len(UNITS), len(UNITS)), dtype=np.int64)
-        self._barrier = np.zeros(len(UNITS), dtype=np.int64)
-        self._tokens: dict[Token, collections.deque[npt.NDArray[np.int64]]] = {
-            t: collections.deque() for t in Token
+        self._seq = [0] * _N
+        self._unit_vc: list[Clock] = [(0,) * _N for _ in UNITS]
+        self._barrier: Clock = (0,) * _N
+        self._tokens: dict[int, collections.deque[Clock]] = {
+            bit: collections.deque() for _, bit in _TOKENS
         }
-        self._vc = np.zeros(len(UNITS), dtype=np.int64)
+        self._vc: Clock = (0,) * _N
         self._col = -1
         self._index = -1
         self._opcodes.clear()
-        # accesses of earlier runs happened before START: clear their writers / readers
-        for w in self._words.values():
-            w.w_unit[:] = -1
-            w.r_seq[:] = 0
+        # accesses of earlier runs happened before START: forget their writers / readers
+        for b in self._buffers.values():
+            b.clear()
 
     def begin(self, index: int, ins: Instruction) -> None:
         """Start instruction ``index`` (after its waits were checked)."""
         unit = ins.unit
         if unit == Unit.DEC:
             if ins.OPCODE.name in ("SYNC", "END"):
-                self._barrier = self._unit_vc.max(axis=0)
+                self._barrier = tuple(map(max, *self._unit_vc))
             self._col = -1
             return
         col = _COL[unit]
-        vc = np.maximum(self._unit_vc[col], self._barrier)
-        for t in Token:
-            if ins.wait & int(t) and self._tokens[t]:
-                vc = np.maximum(vc, self._tokens[t].popleft())
+        vc = list(map(max, self._unit_vc[col], self._barrier))
+        wait = ins.wait
+        for _, bit in _TOKENS:
+            if wait & bit and self._tokens[bit]:
+                vc = list(map(max, vc, self._tokens[bit].popleft()))
         self._seq[col] += 1
         vc[col] = self._seq[col]
-        self._vc, self._col, self._index = vc, col, index
+        self._vc, self._col, self._index = tuple(vc), col, index
         self._opcodes[index] = ins.OPCODE.name
 
     def end(self, ins: Instruction) -> None:
@@ -123,64 +219,58 @@ class RaceChecker:
         if self._col < 0:
             return
         self._unit_vc[self._col] = self._vc
-        for t in Token:
-            if ins.signal & int(t):
-                self._tokens[t].append(self._vc.copy())
+        signal = ins.signal
+        for _, bit in _TOKENS:
+            if signal & bit:
+                self._tokens[bit].append(self._vc)
 
     def _op(self, index: int) -> tuple[int, str]:
         return index, self._opcodes.get(index, "?")
 
+    def _race(self, buffer: str, hit: tuple[int, tuple[int, int, int]], what: str) -> None:
+        word, (_, _, index) = hit
+        raise BufferRaceError(buffer, word, self._op(index), self._op(self._index), what)
+
+    def _written_after(self, b: _Buffer) -> bool:
+        """Whether some unit wrote ``b`` after what the current instruction's clock covers."""
+        vc = self._vc
+        return any(s > vc[u] for u, s in enumerate(b.last_write))
+
     def read(self, buffer: str, idx: Index) -> None:
         """The current instruction reads words ``idx`` of ``buffer``."""
-        w = self._words[buffer]
-        wu = w.w_unit[idx]
-        known = wu >= 0
-        if known.any():
-            ok = ~known | (self._vc[np.maximum(wu, 0)] >= w.w_seq[idx])
-            if not ok.all():
-                k = int(np.flatnonzero(~ok)[0])
-                word = int(np.arange(len(w.w_unit))[idx][k])
-                raise BufferRaceError(
-                    buffer,
-                    word,
-                    self._op(int(w.w_idx[word])),
-                    self._op(self._index),
-                    "reads a word written by",
-                )
-        w.r_seq[self._col, idx] = self._vc[self._col]
-        w.r_idx[self._col, idx] = self._index
+        b = self._buffers[buffer]
+        runs = _runs(idx, b.n)
+        if not runs:
+            return
+        if self._written_after(b):
+            hit = b.writer.first_late(runs, self._vc)
+            if hit is not None:
+                self._race(buffer, hit, "reads a word written by")
+        col = self._col
+        seq = self._vc[col]
+        value = (col, seq, self._index)
+        for lo, hi in runs:
+            b.readers[col].assign(lo, hi, value)
+        b.last_read[col] = seq
 
     def write(self, buffer: str, idx: Index) -> None:
         """The current instruction writes words ``idx`` of ``buffer``."""
-        w = self._words[buffer]
-        wu = w.w_unit[idx]
-        known = wu >= 0
-        if known.any():
-            ok = ~known | (self._vc[np.maximum(wu, 0)] >= w.w_seq[idx])
-            if not ok.all():
-                k = int(np.flatnonzero(~ok)[0])
-                word = int(np.arange(len(w.w_unit))[idx][k])
-                raise BufferRaceError(
-                    buffer,
-                    word,
-                    self._op(int(w.w_idx[word])),
-                    self._op(self._index),
-                    "overwrites a word written by",
-                )
-        for col in range(len(UNITS)):
-            if col == self._col:
-                continue
-            bad = w.r_seq[col, idx] > self._vc[col]
-            if bad.any():
-                k = int(np.flatnonzero(bad)[0])
-                word = int(np.arange(len(w.w_unit))[idx][k])
-                raise BufferRaceError(
-                    buffer,
-                    word,
-                    self._op(int(w.r_idx[col, word])),
-                    self._op(self._index),
-                    "overwrites a word still read by",
-                )
-        w.w_unit[idx] = self._col
-        w.w_seq[idx] = self._vc[self._col]
-        w.w_idx[idx] = self._index
+        b = self._buffers[buffer]
+        runs = _runs(idx, b.n)
+        if not runs:
+            return
+        vc, col = self._vc, self._col
+        if self._written_after(b):
+            hit = b.writer.first_late(runs, vc)
+            if hit is not None:
+                self._race(buffer, hit, "overwrites a word written by")
+        for other in range(_N):
+            if other != col and b.last_read[other] > vc[other]:
+                hit = b.readers[other].first_late(runs, vc)
+                if hit is not None:
+                    self._race(buffer, hit, "overwrites a word still read by")
+        seq = vc[col]
+        value = (col, seq, self._index)
+        for lo, hi in runs:
+            b.writer.assign(lo, hi, value)
+        b.last_write[col] = seq

@@ -12,6 +12,9 @@ designs, :data:`MIRROR_OVERLAYS`), a ``Makefile`` and three Tcl scripts:
   and DSP clocks of ``[clocks]`` and the address map of ``base_address`` / ``address_range``.
 * ``build.tcl`` (Vivado, batch): project, board part, block design, synthesis, implementation,
   bitstream; copies the results to ``build/out/`` as :func:`bitstream_name` / :func:`hwh_name`.
+* ``Makefile``: runs the two tools in order, then writes :func:`checksum_name` beside the
+  bitstream (``sha256sum`` of the ``.bit`` and the ``.hwh``), which ``board_setup.sh`` checks
+  before it installs the pair on a board.
 
 Every number in them comes from the :class:`~edge_dnn.overlay.config.OverlayConfig`, so the
 hardware cannot disagree with the configuration the compiler and the emulator use. The files are
@@ -19,8 +22,9 @@ generated (``python tools/gen_overlay_build.py``) and committed; :func:`check_bu
 (CI runs ``tools/gen_overlay_build.py --check``) fails naming each file that no longer matches.
 The output is deterministic: no dates, no host paths.
 
-The names the board runtime needs (bitstream and ``.hwh`` file names, instance names of the engine
-and of the interrupt controller, the engine's IP type) are defined here and nowhere else.
+The names the board runtime needs (bitstream, ``.hwh`` and checksum file names, instance names of
+the engine and of the interrupt controller, the engine's IP type) are defined here and nowhere
+else.
 """
 
 from __future__ import annotations
@@ -154,6 +158,15 @@ def hwh_name(overlay: str | OverlayConfig) -> str:
     return design_name(overlay) + ".hwh"
 
 
+def checksum_name(overlay: str | OverlayConfig) -> str:
+    """File name of the checksums of an overlay's build output: ``edge_dnn_<name>.sha256``.
+
+    ``sha256sum`` format (``<64 hex digits>  <file name>`` per line), one line for the
+    :func:`bitstream_name` and one for the :func:`hwh_name` file, names relative to the folder.
+    """
+    return design_name(overlay) + ".sha256"
+
+
 def is_product_overlay(name: str) -> bool:
     """Whether ``name`` is built (every overlay except :data:`MIRROR_OVERLAYS`)."""
     return name not in MIRROR_OVERLAYS
@@ -171,7 +184,8 @@ def build_dir(cfg: OverlayConfig) -> Path:
 
 
 def output_dir(cfg: OverlayConfig) -> Path:
-    """``<overlay folder>/build/out``: where a finished build leaves the ``.bit`` and ``.hwh``."""
+    """``<overlay folder>/build/out``: where a finished build leaves the ``.bit``, the ``.hwh`` and
+    their :func:`checksum_name` file."""
     return build_dir(cfg) / OUTPUT_DIR
 
 
@@ -841,7 +855,9 @@ def generate_makefile(cfg: OverlayConfig) -> str:
     L = [
         *_header(cfg, "Makefile of the overlay build"),
         "#",
-        f"#   make        engine IP (hls.tcl), then bitstream (build.tcl): {out}.bit/.hwh",
+        f"#   make        engine IP (hls.tcl), then bitstream (build.tcl): {out}.bit/.hwh,",
+        f"#               then their checksums {out}.sha256 (sha256sum format: board_setup.sh",
+        "#               checks them before installing the pair on a board)",
         "#   make hls    only the engine IP",
         "#   make clean  remove every build product",
         "# VIVADO, HLS (default: vitis_hls -f, else vitis-run --mode hls --tcl) and JOBS can be",
@@ -854,6 +870,7 @@ def generate_makefile(cfg: OverlayConfig) -> str:
         "",
         f"BIT := {out}.bit",
         f"HWH := {out}.hwh",
+        f"SUMS := {OUTPUT_DIR}/{checksum_name(cfg)}",
         f"ENGINE_IP := hls/{ENGINE_TOP}/sol/impl/ip/component.xml",
         "HLS_SOURCES := $(wildcard ../../_common/hls/*.cpp ../../_common/hls/*.h "
         "../../_common/hls/*.hpp) \\",
@@ -861,7 +878,7 @@ def generate_makefile(cfg: OverlayConfig) -> str:
         "",
         ".PHONY: all hls clean",
         "",
-        "all: $(BIT) $(HWH)",
+        "all: $(BIT) $(HWH) $(SUMS)",
         "",
         "hls: $(ENGINE_IP)",
         "",
@@ -873,6 +890,12 @@ def generate_makefile(cfg: OverlayConfig) -> str:
         "",
         "$(HWH): $(BIT)",
         "\t@test -f $@",
+        "",
+        "# Written last, from the finished pair, into a temporary file first: an interrupted run",
+        "# leaves no checksum file that a board copy could be wrongly verified against.",
+        "$(SUMS): $(BIT) $(HWH)",
+        f"\tcd {OUTPUT_DIR} && sha256sum $(notdir $(BIT)) $(notdir $(HWH)) > $(notdir $@).tmp "
+        "&& mv $(notdir $@).tmp $(notdir $@)",
         "",
         "clean:",
         f"\trm -rf hls vivado {OUTPUT_DIR} .Xil *.log *.jou",
@@ -989,6 +1012,7 @@ __all__ = [
     "board_part_patterns",
     "build_dir",
     "check_build_generated",
+    "checksum_name",
     "design_name",
     "dma_parameters",
     "engine_stream_port",

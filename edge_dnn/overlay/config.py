@@ -290,6 +290,63 @@ class Interrupts:
 
 
 @dataclasses.dataclass(frozen=True)
+class PerfModel:
+    """Performance-model assumptions of one overlay (the optional ``[perf]`` table).
+
+    They describe how a design *executes* (software scheduling, pipeline overheads, DMA
+    behaviour) where that differs from edge-dnn's own engine, so that mirrors of published
+    designs can be modeled (``docs/performance.md``). They do not define hardware: they are not
+    part of :meth:`OverlayConfig.semantic_dict` (nor of the configuration hash or the generated
+    header). Every default is neutral: an overlay without ``[perf]`` is modeled exactly as
+    edge-dnn's engine (command streams scheduled with the emulator's cycle model).
+
+    Attributes:
+        int8_macs_per_dsp: int8 multiply-accumulates a compute DSP does per DSP cycle: 2 with
+            the WP486 packing of edge-dnn's engines; 1 for designs that pack two products per
+            DSP only for narrower operands (the PE passes of an int8 convolution then take
+            twice as long).
+        pass_overhead_cycles: Fabric cycles added to every PE pass (pipeline fill and
+            accumulator read-out that the design does not overlap with the next pass).
+        layer_at_a_time: Each engine layer is a separate accelerator call started by the ARM:
+            it reads its inputs from DDR, writes its output to DDR and does not overlap the
+            layers before and after it (the compiled run's on-chip residency and inter-layer
+            overlap are ignored). The remaining fields apply only in this mode.
+        batch: Images processed by one layer call (``>= 1``); per-call costs (launch, weight
+            loads, input restaging) are shared by them, the modeled figures stay per image.
+        layer_launch_us: Microseconds per layer call of ARM scheduling and accelerator set-up,
+            during which the accelerator idles.
+        overlap_activations: Whether a layer's activation loads and stores overlap its compute.
+        act_bytes_per_cycle: Activation transfer rate, bytes per fabric cycle (the design's
+            activation ports); ``0`` = the sustained DDR bandwidth. Never above the DDR figure.
+        group_pixels: Output pixels (per image) of one pixel group; a layer whose weights are
+            not resident re-loads all of its weights for every group. ``0`` = weights are
+            loaded once per call.
+        resident_max_out: Weights stay resident across pixel groups only if they fit the
+            weight buffer and the layer has at most this many output channels (``0`` = no
+            channel limit).
+        feed_channels: Input channels restaged per round when a 1x1 convolution's input patch
+            is copied into the PE feeding buffer for each pixel group (overlapped with the
+            previous group's compute); ``0`` = no restaging cost.
+        feed_round_cycles: Fabric cycles of one restaging round of one pixel group.
+        fuse_parallel: Convolutions of a run that read the same input with the same geometry
+            run as one call (one launch, one input read, one restaging).
+    """
+
+    int8_macs_per_dsp: int = 2
+    pass_overhead_cycles: int = 0
+    layer_at_a_time: bool = False
+    batch: int = 1
+    layer_launch_us: float = 0.0
+    overlap_activations: bool = True
+    act_bytes_per_cycle: float = 0.0
+    group_pixels: int = 0
+    resident_max_out: int = 0
+    feed_channels: int = 0
+    feed_round_cycles: int = 0
+    fuse_parallel: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class BitField:
     """A named bit field of a register: bits ``lsb .. lsb + width - 1``."""
 
@@ -408,6 +465,7 @@ class OverlayConfig:
         part: Vivado part string (``xczu7ev-ffvc1156-2-e``).
         description: Free text (informational).
         clocks, pe, memory, engine, interrupts: See the section classes.
+        perf: Performance-model assumptions (optional ``[perf]`` table, not hashed).
         buffers: The four buffers, in ``BUFFER_NAMES`` order.
         streams: AXI-Stream interfaces, in file order.
         dmas: AXI DMA instances, in file order.
@@ -430,6 +488,7 @@ class OverlayConfig:
     dmas: tuple[Dma, ...]
     interrupts: Interrupts
     registers: tuple[Register, ...]
+    perf: PerfModel = dataclasses.field(default_factory=PerfModel)
     source: Path | None = dataclasses.field(default=None, compare=False)
     derived: Derived = dataclasses.field(init=False, compare=False, repr=False)
 
@@ -482,8 +541,9 @@ class OverlayConfig:
         """The fields that define the hardware, as plain JSON-ready data.
 
         Excluded (informational only): ``name``, ``board``, ``description``, register ``doc``
-        strings and the source path. Two configurations with equal semantic dicts describe the
-        same engine build and have the same :attr:`config_hash`.
+        strings, the ``[perf]`` model assumptions and the source path. Two configurations with
+        equal semantic dicts describe the same engine build and have the same
+        :attr:`config_hash`.
         """
         return {
             "schema": SCHEMA_VERSION,
@@ -1198,6 +1258,39 @@ def parse_overlay(data: Mapping[str, Any], source: str | Path | None = None) -> 
         )
         r.done()
     rt.done()
+
+    perf = PerfModel()
+    if top.has("perf"):
+        pf = top.table("perf")
+        perf = PerfModel(
+            int8_macs_per_dsp=_opt(
+                pf, pf.get_int, "int8_macs_per_dsp", perf.int8_macs_per_dsp, 1, 2
+            ),
+            pass_overhead_cycles=_opt(
+                pf, pf.get_int, "pass_overhead_cycles", perf.pass_overhead_cycles, 0, 1 << 16
+            ),
+            layer_at_a_time=_opt(pf, pf.get_bool, "layer_at_a_time", perf.layer_at_a_time),
+            batch=_opt(pf, pf.get_int, "batch", perf.batch, 1, 64),
+            layer_launch_us=_opt(
+                pf, pf.get_float, "layer_launch_us", perf.layer_launch_us, 0.0, 1e6
+            ),
+            overlap_activations=_opt(
+                pf, pf.get_bool, "overlap_activations", perf.overlap_activations
+            ),
+            act_bytes_per_cycle=_opt(
+                pf, pf.get_float, "act_bytes_per_cycle", perf.act_bytes_per_cycle, 0.0, 1e6
+            ),
+            group_pixels=_opt(pf, pf.get_int, "group_pixels", perf.group_pixels, 0, 1 << 20),
+            resident_max_out=_opt(
+                pf, pf.get_int, "resident_max_out", perf.resident_max_out, 0, 1 << 20
+            ),
+            feed_channels=_opt(pf, pf.get_int, "feed_channels", perf.feed_channels, 0, 1 << 16),
+            feed_round_cycles=_opt(
+                pf, pf.get_int, "feed_round_cycles", perf.feed_round_cycles, 0, 1 << 20
+            ),
+            fuse_parallel=_opt(pf, pf.get_bool, "fuse_parallel", perf.fuse_parallel),
+        )
+        pf.done()
     top.done()
 
     return OverlayConfig(
@@ -1215,8 +1308,14 @@ def parse_overlay(data: Mapping[str, Any], source: str | Path | None = None) -> 
         dmas=tuple(dmas),
         interrupts=interrupts,
         registers=tuple(registers),
+        perf=perf,
         source=path,
     )
+
+
+def _opt(table: _Table, getter: Callable[..., Any], key: str, default: Any, *limits: Any) -> Any:
+    """``getter(key, *limits)`` when ``key`` is present in ``table``, else ``default``."""
+    return getter(key, *limits) if table.has(key) else default
 
 
 def read_overlay_file(path: str | Path) -> OverlayConfig:

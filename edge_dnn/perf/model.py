@@ -21,6 +21,15 @@ of the previous layer of the run and its own (these add up to the run's total). 
 ``compute``-bound when the PE/vector unit's busy cycles exceed every stream unit's and its DDR
 time, else ``memory``-bound. Utilization = MACs / (cycles x MACs per cycle).
 
+Design assumptions (``cfg.perf``, the optional ``[perf]`` table of ``overlay.toml``; neutral by
+default, set only by mirrors of published designs). ``int8_macs_per_dsp`` and
+``pass_overhead_cycles`` lengthen every int8 PE pass. With ``layer_at_a_time`` the compiled run's
+schedule is replaced by one of a design that starts every layer as its own accelerator call from
+DDR to DDR (:func:`_layer_at_a_time`): per call the input load, the first weight fetch, the
+larger of compute, the other weight loads (re-loaded per pixel group when not resident) and the
+input restaging of 1x1 layers, and the output store; the launch time per call counts as
+scheduler overhead. Per-call costs are shared by the ``batch`` images of a call.
+
 ARM steps. :class:`ArmCostModel` (assumptions for the numpy integer kernels on one Cortex-A53
 core, see ``docs/performance.md``): a fixed cost per step, the conversion of DDR-layout tensors,
 and a per-element or per-MAC cost by layer kind.
@@ -39,25 +48,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep
-from edge_dnn.emulator.timing import Timeline, TimingModel
+from edge_dnn.emulator.timing import ISSUE_CYCLES, Timeline, TimingModel
 from edge_dnn.isa import (
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
     ConfigNorm,
     ConfigPool,
+    EltwiseTile,
     End,
     LoadInput,
     LoadParams,
     LoadWeights,
+    NormTile,
+    PoolTile,
+    Precision,
     StoreTile,
     Sync,
     Unit,
     decode_stream,
 )
 from edge_dnn.isa.format import OPCODES
-from edge_dnn.isa.layout import block_bytes
-from edge_dnn.overlay.config import OverlayConfig, load_overlay
+from edge_dnn.isa.layout import block_bytes, element_bytes
+from edge_dnn.overlay.config import PACKED_INT8_MACS_PER_DSP, OverlayConfig, load_overlay
 
 __all__ = ["ArmCostModel", "LayerProfile", "Profile", "profile_model"]
 
@@ -313,6 +326,153 @@ def _instruction_bytes(cfg: OverlayConfig, tm: TimingModel, ins: Any) -> int:
     return 0
 
 
+@dataclasses.dataclass
+class _LayerWork:
+    """What one layer of a run does, gathered from its instructions (layer-at-a-time mode).
+
+    Byte counts are per image, in the engine's blocked layout (padding channels included).
+    """
+
+    kind: str = ""
+    out_bytes: int = 0
+    in_bytes: int = 0
+    out_pixels: int = 0
+    out_channels: int = 0
+    in_channels: int = 0
+    kernel: tuple[int, int] = (0, 0)
+    key: tuple[int, ...] | None = None
+    residual: bool = False
+    elem_bytes: int = 1
+
+
+def _conv_io(work: _LayerWork, conv: ConfigConv, macs: int) -> None:
+    """Input bytes and channel counts of a convolution from its output bytes and MACs."""
+    e = element_bytes(conv.precision)
+    work.elem_bytes = e
+    pix = conv.out_h * conv.out_w
+    out_elems = work.out_bytes // e
+    work.out_pixels = pix
+    work.out_channels = out_elems // max(1, pix)
+    taps = conv.kernel_h * conv.kernel_w
+    if conv.depthwise:
+        work.in_channels = work.out_channels
+    else:
+        work.in_channels = macs // max(1, out_elems * taps)
+    work.in_bytes = work.in_channels * conv.in_h * conv.in_w * e
+
+
+def _int8_factor(cfg: OverlayConfig, conv: ConfigConv | None) -> float:
+    """Slow-down of int8 PE passes when a DSP does fewer int8 MACs than edge-dnn's packing."""
+    if conv is None or conv.precision != Precision.INT8:
+        return 1.0
+    return PACKED_INT8_MACS_PER_DSP / cfg.perf.int8_macs_per_dsp
+
+
+def _layer_at_a_time(
+    cfg: OverlayConfig,
+    order: list[int],
+    per_tag: dict[int, LayerProfile],
+    work: dict[int, _LayerWork],
+) -> tuple[dict[int, int], int, int]:
+    """Cycles per layer when every layer is its own accelerator call (``perf.layer_at_a_time``).
+
+    Per call (one layer, or several fused parallel convolutions), per image::
+
+        act_in + first_weight_fetch + max(compute, other_weight_loads, input_restaging) + act_out
+
+    (``act_in`` and ``act_out`` inside the ``max`` when ``perf.overlap_activations``).
+    Weight loads and input restaging of a call are shared by the ``perf.batch`` images of the
+    call. Weights that are not resident (larger than the weight buffer, or more output channels
+    than ``perf.resident_max_out``) are loaded again for every pixel group of
+    ``perf.group_pixels`` output pixels; the first fetch of every load (one half of the
+    ping-pong weight buffer at most) precedes the compute. Restaging (1x1 convolutions only):
+    ``rounds x ceil(C_in / feed_channels) x feed_round_cycles`` per pixel group, with two rounds
+    (one per packed image half) when ``perf.int8_macs_per_dsp`` is 1.
+
+    Returns:
+        Cycles per layer tag, the number of calls and the DDR cycles of the run.
+    """
+    perf = cfg.perf
+    batch = perf.batch
+    ddr = cfg.derived.ddr_bytes_per_cycle
+    act_rate = min(ddr, perf.act_bytes_per_cycle) if perf.act_bytes_per_cycle > 0 else ddr
+    wbuf = cfg.buffer("weight").capacity_bytes
+    rounds = PACKED_INT8_MACS_PER_DSP // perf.int8_macs_per_dsp
+
+    calls: list[list[int]] = []
+    by_key: dict[tuple[int, ...], list[int]] = {}
+    for tag in order:
+        key = work[tag].key
+        if perf.fuse_parallel and key is not None and key in by_key:
+            by_key[key].append(tag)
+            continue
+        calls.append([tag])
+        if key is not None:
+            by_key[key] = calls[-1]
+
+    cycles: dict[int, int] = {}
+    ddr_total = 0.0
+    n_calls = len(calls)
+    for call in calls:
+        first = call[0]
+        act_in = work[first].in_bytes / act_rate  # fused convolutions share their input
+        act_out = 0.0
+        compute = wt_first = wt_rest = 0.0
+        feed = 0.0
+        ddr_bytes = float(work[first].in_bytes)
+        for tag in call:
+            row, w = per_tag[tag], work[tag]
+            compute += row.compute_cycles
+            act_out += w.out_bytes / act_rate
+            ddr_bytes += w.out_bytes
+            weights = row.bytes.get("weights", 0)
+            groups = -(-w.out_pixels // perf.group_pixels) if perf.group_pixels else 1
+            resident = perf.group_pixels == 0 or (
+                weights <= wbuf
+                and (perf.resident_max_out == 0 or w.out_channels <= perf.resident_max_out)
+            )
+            loads = 1 if resident else groups
+            wt_first += min(weights, wbuf / 2) * loads / batch / ddr
+            wt_rest += max(0, weights - wbuf / 2) * loads / batch / ddr
+            ddr_bytes += weights * loads / batch
+        w0 = work[first]
+        if perf.feed_channels and w0.kind == "conv" and w0.kernel == (1, 1):
+            groups = -(-w0.out_pixels // perf.group_pixels) if perf.group_pixels else 1
+            feed = (
+                rounds
+                * -(-w0.in_channels // perf.feed_channels)
+                * perf.feed_round_cycles
+                * groups
+                / batch
+            )
+        if perf.overlap_activations:
+            total = wt_first + max(compute, wt_rest + act_in + act_out, feed)
+        else:
+            total = act_in + wt_first + max(compute, wt_rest, feed) + act_out
+        for tag in call:
+            w = work[tag]
+            if w.residual:
+                # An element-wise add the compiler fused into the convolution: the modeled
+                # design runs it as a call of its own that reads both operands from DDR.
+                n_calls += 1
+                adds = -(-w.out_bytes // w.elem_bytes // max(1, cfg.pe.vector_lanes // 2))
+                moved = 3 * w.out_bytes / act_rate
+                total += max(adds, moved) if perf.overlap_activations else adds + moved
+                ddr_bytes += 3 * w.out_bytes
+        ddr_total += ddr_bytes / ddr
+        # A fused call's time is shared by its layers in proportion to their compute.
+        weights_of = [max(1, per_tag[t].compute_cycles) for t in call]
+        done = 0
+        for k, tag in enumerate(call):
+            share = round(total * sum(weights_of[: k + 1]) / sum(weights_of))
+            cycles[tag] = share - done
+            done = share
+            row = per_tag[tag]
+            mem = max(wt_rest, feed, act_in + act_out) if k == 0 else wt_rest
+            row.bound = "compute" if compute >= mem else "memory"
+    return cycles, n_calls, math.ceil(ddr_total)
+
+
 def profile_model(
     model: CompiledModel,
     cfg: OverlayConfig | None = None,
@@ -335,10 +495,13 @@ def profile_model(
         cfg = load_overlay(model.overlay)
     model.check_overlay(cfg)
     arm = arm or ArmCostModel()
+    perf = cfg.perf
     tm = TimingModel(cfg)
     hz = cfg.clocks.fabric_mhz * 1e6
-    peak = cfg.derived.macs_per_cycle
+    # The int8 peak of the modeled design: edge-dnn packs two int8 MACs per DSP cycle.
+    peak = cfg.derived.macs_per_cycle * perf.int8_macs_per_dsp // PACKED_INT8_MACS_PER_DSP
     rows_by_tag = _layer_index(model)
+    bb = block_bytes(cfg)
     layers: list[LayerProfile] = []
     runs: list[dict[str, Any]] = []
     engine_s = overhead_s = arm_s = 0.0
@@ -364,6 +527,10 @@ def profile_model(
         elt: ConfigEltwise | None = None
         norm: ConfigNorm | None = None
         per_tag: dict[int, LayerProfile] = {}
+        work: dict[int, _LayerWork] = {}
+        conv_macs: dict[int, int] = {}
+        residual: set[int] = set()
+        conv_of: dict[int, ConfigConv] = {}
         last_end: dict[int, int] = {}
         run_bytes = 0
         for ins in stream.instructions:
@@ -377,6 +544,12 @@ def profile_model(
                 norm = ins
             unit = OPCODES[ins.OPCODE].unit
             cycles = tm.instruction_cycles(ins, conv, pool, elt, norm=norm)
+            if isinstance(ins, ComputeTile) and conv is not None:
+                passes = tm.compute_passes(conv, ins)
+                f = _int8_factor(cfg, conv)
+                if f != 1.0 or perf.pass_overhead_cycles:
+                    body = cycles - ISSUE_CYCLES + passes * perf.pass_overhead_cycles
+                    cycles = ISSUE_CYCLES + math.ceil(f * body)
             _, end = timeline.issue(
                 unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
             )
@@ -390,6 +563,8 @@ def profile_model(
                     str(info.get("name", f"tag {tag}")), str(info.get("type", "?")), "engine", si
                 )
                 per_tag[tag] = row
+                work[tag] = _LayerWork()
+            w = work[tag]
             row.instructions += 1
             nbytes = _instruction_bytes(cfg, tm, ins)
             run_bytes += nbytes
@@ -399,29 +574,80 @@ def profile_model(
             if unit == Unit.CMP:
                 row.compute_cycles += cycles
                 if isinstance(ins, ComputeTile) and conv is not None:
-                    row.macs += tm.compute_macs(conv, ins)
+                    macs = tm.compute_macs(conv, ins)
+                    row.macs += macs
+                    conv_macs[tag] = conv_macs.get(tag, 0) + macs
+                    w.kind = "conv"
+                    w.kernel = (conv.kernel_h, conv.kernel_w)
+                    if ins.acc_last:
+                        w.out_bytes += int(ins.out_cb) * int(ins.n_oh) * conv.out_w * bb
+                    if ins.fuse_eltwise:
+                        residual.add(tag)
+                    if w.key is None:
+                        # Fusable when a later convolution reads the same input words with
+                        # the same geometry (perf.fuse_parallel).
+                        w.key = (
+                            si, int(ins.in_base), int(ins.ih0), int(ins.in_cb), conv.in_h,
+                            conv.in_w, conv.kernel_h, conv.kernel_w, conv.stride_h,
+                            conv.stride_w, conv.pad_h, conv.pad_w, conv.dilation_h,
+                            conv.dilation_w,
+                        )  # fmt: skip
+                elif isinstance(ins, PoolTile) and pool is not None:
+                    w.kind = "pool"
+                    out = int(ins.n_cb) * int(ins.n_oh) * pool.out_w * bb
+                    w.out_bytes += out
+                    w.in_bytes += out * pool.in_h * pool.in_w // (pool.out_h * pool.out_w)
+                    w.out_pixels = pool.out_h * pool.out_w
+                elif isinstance(ins, EltwiseTile):
+                    w.kind = "eltwise"
+                    w.out_bytes += int(ins.n_words) * bb
+                    w.in_bytes += 2 * int(ins.n_words) * bb
+                elif isinstance(ins, NormTile) and norm is not None:
+                    w.kind = "norm"
+                    n = int(ins.n_cb) * int(ins.n_oh) * norm.in_w * bb
+                    w.out_bytes += n
+                    w.in_bytes += n
             elif unit == Unit.ST:
                 row.store_cycles += cycles
             else:
                 row.load_cycles += cycles
             last_end[tag] = max(last_end.get(tag, 0), end)
+            if isinstance(ins, ComputeTile) and conv is not None:
+                conv_of[tag] = conv
+        for tag, c in conv_of.items():
+            _conv_io(work[tag], c, conv_macs.get(tag, 0))
+            work[tag].residual = tag in residual
         timeline_cycles = timeline.total
-        ddr_cycles = math.ceil(run_bytes / cfg.derived.ddr_bytes_per_cycle)
-        run_cycles = max(timeline_cycles, ddr_cycles)
-        # Incremental cycles in completion order; a DDR-limited run is stretched uniformly and
-        # the run's tail (END, the last store's drain) belongs to its last layer.
-        stretch = run_cycles / timeline_cycles if timeline_cycles else 1.0
         order = sorted(last_end, key=lambda t: last_end[t])
-        prev = 0
-        for k, tag in enumerate(order):
+        for tag in order:
             row = per_tag[tag]
-            done = run_cycles if k == len(order) - 1 else round(last_end[tag] * stretch)
-            row.cycles = done - prev
-            prev = done
             row.ddr_cycles = math.ceil(sum(row.bytes.values()) / cfg.derived.ddr_bytes_per_cycle)
+        if perf.layer_at_a_time:
+            first_seen = list(per_tag)  # dict order = order of first instruction
+            by_tag, n_calls, ddr_cycles = _layer_at_a_time(cfg, first_seen, per_tag, work)
+            run_cycles = sum(by_tag.values())
+            for tag in first_seen:
+                row = per_tag[tag]
+                row.cycles = by_tag[tag]
+            order = first_seen
+            overhead_s += n_calls * perf.layer_launch_us * 1e-6 / perf.batch
+        else:
+            ddr_cycles = math.ceil(run_bytes / cfg.derived.ddr_bytes_per_cycle)
+            run_cycles = max(timeline_cycles, ddr_cycles)
+            # Incremental cycles in completion order; a DDR-limited run is stretched uniformly
+            # and the run's tail (END, the last store's drain) belongs to its last layer.
+            stretch = run_cycles / timeline_cycles if timeline_cycles else 1.0
+            prev = 0
+            for k, tag in enumerate(order):
+                row = per_tag[tag]
+                done = run_cycles if k == len(order) - 1 else round(last_end[tag] * stretch)
+                row.cycles = done - prev
+                prev = done
+                mem = max(row.load_cycles, row.store_cycles, row.ddr_cycles)
+                row.bound = "compute" if row.compute_cycles >= mem else "memory"
+        for tag in order:
+            row = per_tag[tag]
             row.seconds = row.cycles / hz
-            mem = max(row.load_cycles, row.store_cycles, row.ddr_cycles)
-            row.bound = "compute" if row.compute_cycles >= mem else "memory"
             row.utilization = row.macs / (max(1, row.cycles) * peak) if row.macs else 0.0
             total_macs += row.macs
             layers.append(row)
@@ -441,7 +667,7 @@ def profile_model(
         network=model.name,
         overlay=model.overlay,
         fabric_mhz=cfg.clocks.fabric_mhz,
-        peak_gops=cfg.derived.peak_gops,
+        peak_gops=cfg.derived.peak_gops * perf.int8_macs_per_dsp / PACKED_INT8_MACS_PER_DSP,
         layers=layers,
         runs=runs,
         engine_s=engine_s,
@@ -450,7 +676,10 @@ def profile_model(
         macs=total_macs,
         arm_workers=arm.workers,
         assumptions={
-            k: (dict(v) if isinstance(v, Mapping) else v)
-            for k, v in dataclasses.asdict(arm).items()
+            **{
+                k: (dict(v) if isinstance(v, Mapping) else v)
+                for k, v in dataclasses.asdict(arm).items()
+            },
+            "perf": dataclasses.asdict(perf),
         },
     )

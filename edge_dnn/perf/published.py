@@ -3,9 +3,11 @@
 Source: ``shared/reference/published_performance.md`` (CHaiDNN v2 ``PERFORMANCE_SNAPSHOT.md``;
 Vitis AI 1.4 model zoo). The mapping (``docs/performance.md``):
 
-* ``chaidnn_zu7_512`` mirrors CHaiDNN's 512-DSP ZU7 build, which keeps two images in flight
-  (two images packed per DSP): its published images/s is a *throughput*, compared with the
-  model's streamed fps. 8-bit, "without FC" column (the mirror runs FC on the engine).
+* ``chaidnn_zu7_512`` mirrors CHaiDNN's 512-DSP ZU7 build, which runs every layer call on
+  two images (``XBATCH_SIZE`` 2) and counts both: its published images/s is a *throughput*,
+  compared with the model's streamed fps (per image; the mirror's ``[perf]`` table shares the
+  per-call costs between the two images). 8-bit, "without FC" column (CHaiDNN runs FC on the
+  ARM in a second thread; the mirror runs it on the engine, about 1% of its modeled time).
 * ``dpu_b4096_zu7`` mirrors one DPU B4096 core of the ZCU104; the zoo's single-thread figure
   runs one frame at a time on one core, compared with the model's batch-1 fps.
 

@@ -9,22 +9,27 @@ from overlay.toml's values.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from arm_scheduler import board_overlay
 from arm_scheduler.board_overlay import (
     ENV_BITSTREAMS,
     EdgeDnnEngine,
     EdgeDnnOverlay,
+    bitstream_search_path,
     find_bitstream,
+    installed_overlay_dir,
     overlay_mismatches,
     verify_ip_dict,
 )
 from arm_scheduler.emulated.device import EmulatedDevice
 from arm_scheduler.errors import BitstreamNotFoundError, Mismatch, OverlayMismatchError
 from edge_dnn.errors import EdgeDnnError
+from edge_dnn.overlay.build import output_dir
 from edge_dnn.overlay.config import OverlayConfig, load_overlay
 
 PRODUCTS = ("zcu104", "zcu102", "ultra96")
@@ -170,6 +175,60 @@ def test_find_bitstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     _touch(tmp_path / "b", "edge_dnn_ultra96.bit")
     with pytest.raises(BitstreamNotFoundError, match=r"edge_dnn_ultra96\.hwh"):
         find_bitstream(cfg, tmp_path / "b")
+
+
+def _installed_package(tmp_path: Path, name: str) -> Path:
+    """``<site-packages>/edge_dnn/overlay/_data`` of an installed edge-dnn, with the packaged
+    ``overlay.toml`` of ``name`` and the files board_setup.sh places beside it."""
+    data = tmp_path / "site-packages" / "edge_dnn" / "overlay" / "_data"
+    (data / name).mkdir(parents=True)
+    shutil.copyfile(load_overlay(name).source or "", data / name / "overlay.toml")
+    _touch(data / name, f"edge_dnn_{name}.bit", f"edge_dnn_{name}.hwh", f"edge_dnn_{name}.sha256")
+    return data
+
+
+def test_bitstream_installed_by_board_setup_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_BITSTREAMS, raising=False)
+    data = _installed_package(tmp_path, "zcu104")
+    installed = data / "zcu104" / "edge_dnn_zcu104.bit"
+
+    # The configuration of the installed package: the bitstream is beside its overlay.toml.
+    cfg = load_overlay(data / "zcu104" / "overlay.toml")
+    assert find_bitstream(cfg) == installed
+
+    # Any other configuration of that overlay (a checkout's, $EDGE_DNN_OVERLAYS) finds it in the
+    # package data too, after the build output and before the current folder.
+    cfg = load_overlay("zcu104")
+    assert cfg.source is not None
+    assert bitstream_search_path(cfg, package_data=data) == [
+        output_dir(cfg),
+        cfg.source.parent,
+        data / "zcu104",
+        tmp_path,
+    ]
+    assert installed_overlay_dir(cfg, data) == data / "zcu104"
+    assert find_bitstream(cfg, package_data=data) == installed
+    monkeypatch.setattr(board_overlay, "packaged_overlays_dir", lambda: data)  # the default
+    assert find_bitstream(cfg) == installed
+
+    # $EDGE_DNN_BITSTREAMS still comes first.
+    _touch(tmp_path / "env", "edge_dnn_zcu104.bit", "edge_dnn_zcu104.hwh")
+    monkeypatch.setenv(ENV_BITSTREAMS, str(tmp_path / "env"))
+    assert find_bitstream(cfg) == tmp_path / "env" / "edge_dnn_zcu104.bit"
+    monkeypatch.delenv(ENV_BITSTREAMS)
+
+    # A .bit without its .hwh is an error naming the missing file, not a silent fall-through.
+    (data / "zcu104" / "edge_dnn_zcu104.hwh").unlink()
+    with pytest.raises(BitstreamNotFoundError, match=r"edge_dnn_zcu104\.hwh"):
+        find_bitstream(cfg)
+    (data / "zcu104" / "edge_dnn_zcu104.bit").unlink()
+    with pytest.raises(BitstreamNotFoundError) as e:
+        find_bitstream(cfg)
+    assert str(installed) in e.value.searched
+    assert "board_setup.sh" in str(e.value)
 
 
 def test_overlay_without_bitstream_fails_before_pynq(tmp_path: Path) -> None:

@@ -439,13 +439,82 @@ def test_incomplete_overlay_folder_is_an_error(tmp_path: Path, damage: str, mess
         assert "--no-overlay" in r.stderr and "--overlay-dir" in r.stderr
 
 
+# Stand-ins for the Xilinx tools, run by the generated Makefile: the "bitstream" is a counter
+# kept in vivado_runs, so that every Vivado run produces different bytes.
+FAKE_HLS = """#!/bin/sh
+ip=hls/edge_dnn_engine/sol/impl/ip
+mkdir -p $ip && echo '<component/>' >$ip/component.xml
+"""
+FAKE_VIVADO = """#!/bin/sh
+n=$(( $(cat vivado_runs 2>/dev/null || echo 0) + 1 )); echo $n >vivado_runs
+mkdir -p out && printf 'bitstream %s\\n' $n >out/edge_dnn_{name}.bit
+printf '<?xml version="1.0"?><EDKSYSTEM run="%s"/>\\n' $n >out/edge_dnn_{name}.hwh
+"""
+
+
+def make_overlay_build(src: Path, name: str, tools: Path) -> list[str]:
+    """``<src>/overlays/<name>/build`` with this checkout's generated Makefile and Tcl, the files
+    the Makefile depends on, and the ``make`` command line that runs it with fake tools."""
+    build = src / "overlays" / name / "build"
+    shutil.copytree(REPO / "overlays" / name / "build", build)
+    for dep in (f"overlays/{name}/generated/edge_dnn_config.h",
+                "overlays/_common/generated/edge_dnn_isa.h"):  # fmt: skip
+        (src / dep).parent.mkdir(parents=True, exist_ok=True)
+        (src / dep).write_text("/* stand-in */\n")
+    tools.mkdir(exist_ok=True)
+    for tool, text in (("hls", FAKE_HLS), ("vivado", FAKE_VIVADO.format(name=name))):
+        (tools / tool).write_text(text)
+        (tools / tool).chmod(0o755)
+    return ["make", "-s", "-C", str(build), f"VIVADO={tools / 'vivado'}", f"HLS={tools / 'hls'}"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 def test_default_overlay_folder_is_the_build_output(tmp_path: Path) -> None:
     b = make_board(tmp_path)
-    out = b.src / "out" / "overlays" / "zcu104"
-    shutil.copytree(b.overlays, out)
+    for nb in (b.src / "notebooks").iterdir():  # no notebooks: keeps the real runs short
+        nb.unlink()
+    make = make_overlay_build(b.src, "zcu104", tmp_path / "tools")
+    out = b.src / "overlays" / "zcu104" / "build" / "out"
+
+    # The generated Makefile writes the checksums after the bitstream and the .hwh.
+    subprocess.run(make, check=True, capture_output=True, timeout=30)
+    names = ("edge_dnn_zcu104.bit", "edge_dnn_zcu104.hwh")
+    expected = "".join(
+        f"{hashlib.sha256((out / n).read_bytes()).hexdigest()}  {n}\n" for n in names
+    )
+    assert (out / "edge_dnn_zcu104.sha256").read_text() == expected
+    assert sorted(p.name for p in out.iterdir()) == [*names, "edge_dnn_zcu104.sha256"]
+
+    # board_setup.sh takes them from there without --overlay-dir and accepts the checksums.
     r = run_script("--dry-run", "--source", b.src, root=b.root)
     assert r.returncode == 0, r.stderr
+    assert f"[ok] overlay files {names[0]} and {names[1]} in {out} match" in r.stdout
     assert f"install -D -m 0644 {out}/edge_dnn_zcu104.bit " in r.stdout
+    r = run_script("--source", b.src, root=b.root)
+    assert r.returncode == 0, r.stderr
+    for n in (*names, "edge_dnn_zcu104.sha256"):
+        assert (b.placed / n).read_bytes() == (out / n).read_bytes()
+
+    # A rebuild (new bitstream, new checksums) only replaces the overlay files: the build
+    # products are not part of the installed source, so the package is not reinstalled.
+    (b.src / "overlays" / "zcu104" / "build" / "build.tcl").touch()
+    subprocess.run(make, check=True, capture_output=True, timeout=30)
+    assert (out / "edge_dnn_zcu104.bit").read_text() == "bitstream 2\n"
+    r = run_script("--source", b.src, root=b.root)
+    assert r.returncode == 0, r.stderr
+    assert [ln.split(":")[0] for ln in lines_with("[run]", r.stdout)] == [
+        f"[run] place overlay file edge_dnn_zcu104.{ext}" for ext in ("bit", "hwh", "sha256")
+    ]
+    assert (b.placed / "edge_dnn_zcu104.bit").read_text() == "bitstream 2\n"
+    r = run_script("--dry-run", "--source", b.src, root=b.root)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "nothing to do: edge-dnn is set up"
+
+    # Without a build the error says where the files were expected and how to make them.
+    shutil.rmtree(out)
+    r = run_script("--dry-run", "--source", b.src, root=b.root)
+    assert r.returncode == 1
+    assert f"overlay files missing in {out}" in r.stderr
+    assert "make -C overlays/zcu104/build" in r.stderr
 
 
 @pytest.mark.parametrize(

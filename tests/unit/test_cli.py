@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -117,3 +118,122 @@ def test_errors_are_one_line_exit_2(
         == 2
     )
     assert "missing.npy" in capsys.readouterr().err
+
+
+# ============================================================================ compile: preprocess
+_TINY = (
+    'name: "tiny"\n'
+    'layer { name: "data" type: "Input" top: "data" '
+    "input_param { shape { dim: 1 dim: 3 dim: 12 dim: 12 } } }\n"
+    'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" '
+    "convolution_param { num_output: 4 kernel_size: 3 } }\n"
+)
+
+
+def _compile_tiny(tmp_path: Path, *flags: str, calib: Path | None = None) -> tuple[int, Path]:
+    proto = tmp_path / "tiny.prototxt"
+    proto.write_text(_TINY)
+    if calib is None:
+        calib = tmp_path / "x.npy"
+        rng = np.random.default_rng(0)
+        np.save(calib, rng.uniform(-1, 1, (2, 3, 12, 12)).astype(np.float32))
+    out = tmp_path / "tiny.edm"
+    args = ["compile", str(proto), "--random-weights", "1", "--overlay", "zcu104"]
+    args += ["--calib", str(calib), "--method", "minmax", "-o", str(out), *flags]
+    return main(args), out
+
+
+def _recorded(path: Path) -> Any:
+    from edge_dnn.compiler import load_model
+    from edge_dnn.quant.calib_data import Preprocess
+
+    pre = load_model(path).preprocess
+    return None if pre is None else Preprocess.from_dict(pre)
+
+
+def test_compile_records_the_caffe_transform(tmp_path: Path) -> None:
+    from edge_dnn.quant.calib_data import Preprocess
+
+    flags = ("--mean", "104,117,123", "--scale", "0.017", "--rgb", "--resize", "16x14")
+    rc, out = _compile_tiny(tmp_path, *flags, "--crop-size", "12")
+    assert rc == 0
+    assert _recorded(out) == Preprocess(
+        resize=(16, 14), crop_size=12, mean_value=(104, 117, 123), scale=0.017, channel_order="RGB"
+    )
+    # pycaffe's raw_scale: pixels in [0, 1]; folded into pixel units
+    rc, out = _compile_tiny(tmp_path, "--raw-scale", "1", "--mean", "0.5", "--scale", "2")
+    assert rc == 0
+    got = _recorded(out)
+    assert got.mean_value == (127.5,) and got.scale == 2 / 255 and got.resize == (12, 12)
+    assert got.channel_order == "BGR" and not got.grayscale
+    # no flag: arrays record nothing, as before
+    rc, out = _compile_tiny(tmp_path)
+    assert rc == 0 and _recorded(out) is None
+
+
+def test_compile_embeds_a_mean_file(tmp_path: Path) -> None:
+    from edge_dnn.caffe import caffe_pb2
+
+    mean = np.random.default_rng(1).uniform(0, 255, (1, 3, 12, 12)).astype(np.float32)
+    blob = caffe_pb2.BlobProto()
+    blob.shape.dim.extend(mean.shape)
+    blob.data.extend(mean.ravel().tolist())
+    path = tmp_path / "mean.binaryproto"
+    path.write_bytes(blob.SerializeToString())
+    rc, out = _compile_tiny(tmp_path, "--mean-file", str(path))
+    assert rc == 0
+    got = _recorded(out)
+    path.unlink()  # the .edm does not need the file any more
+    assert got.mean_file == str(path) and np.array_equal(got.mean_blob, mean[0])
+    rc, out = _compile_tiny(tmp_path, "--mean-file", str(tmp_path / "gone.binaryproto"))
+    assert rc == 2
+
+
+def test_compile_applies_the_flags_to_image_calibration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    from edge_dnn.quant import calib_data
+    from vision_pipeline.images import read_image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(2):
+        cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))
+    seen: list[Any] = []
+    real = calib_data.load_calibration
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("preprocess"))
+        # the checkout is not installed: no entry point registers the OpenCV reader
+        return real(*args, **{**kwargs, "reader": read_image})
+
+    monkeypatch.setattr(calib_data, "load_calibration", spy)
+    flags = ("--mean", "128", "--scale", "0.0078125", "--resize", "16,16", "--crop-size", "12")
+    rc, out = _compile_tiny(tmp_path, *flags, calib=folder)
+    assert rc == 0
+    assert seen == [_recorded(out)] and seen[0].crop_size == 12
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--mean", "1,2"), "2 values for input 'data' with 3 channel(s)"),
+        (("--mean", "a,b,c"), "expected comma-separated numbers"),
+        (("--crop-size", "10"), "the crop must give the input size of 'data', 12x12"),
+        (("--resize", "10,10"), "without --crop-size"),
+        (("--resize", "10,10", "--crop-size", "12"), "smaller than --crop-size 12"),
+        (("--resize", "12"), "expected 2 numbers"),
+        (("--raw-scale", "0"), "must be > 0"),
+    ],
+)
+def test_compile_preprocessing_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: tuple[str, ...], message: str
+) -> None:
+    rc, _ = _compile_tiny(tmp_path, *flags)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("edge-dnn: error:") and message in err, err
+    with pytest.raises(SystemExit):
+        _compile_tiny(tmp_path, "--mean", "1", "--mean-file", "m.binaryproto")

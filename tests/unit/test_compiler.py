@@ -137,11 +137,19 @@ def check_report(m: CompiledModel, qg: QuantizedGraph) -> None:
     arm = {s.name: s for s in m.arm_steps}
     for n in qg.graph.nodes:
         r = rows[n.name]
-        assert r["placement"] in ("engine", "concat", "arm", "absorbed", "input"), r
+        assert r["placement"] in ("engine", "fused", "concat", "arm", "absorbed", "input"), r
         if r["placement"] == "engine":
             assert n.name in engine
             assert r["tiling"] and r["instructions"] > 0
             assert isinstance(r["stream_bytes"], dict)
+            if "fused_eltwise" in r:
+                assert rows[r["fused_eltwise"]]["fused_into"] == n.name
+        elif r["placement"] == "fused":
+            # an Eltwise executed by the COMPUTE_TILEs of the convolution it is fused into
+            conv = rows[r["fused_into"]]
+            assert n.type == "Eltwise" and r["reason"] and n.name not in engine
+            assert conv["fused_eltwise"] == n.name and r["step"] == conv["step"]
+            assert m.report["fused_eltwise"][n.name] == conv["name"]
         elif r["placement"] == "arm":
             assert n.name in arm and arm[n.name].reason and r["reason"] == arm[n.name].reason
         elif r["placement"] in ("concat", "absorbed"):
@@ -221,6 +229,9 @@ def check_streams(m: CompiledModel, cfg: OverlayConfig) -> None:
                 inside("output", ins.out_base, ins.out_cb * ins.n_oh * conv.out_w, name)
                 inside("weight", ins.w_base, g * wg, name)
                 inside("params", ins.p_base, g, name)
+                if ins.fuse_eltwise:  # operand b in the layout of the output tile
+                    assert ins.acc_last
+                    inside("input", ins.res_base, ins.out_cb * ins.n_oh * conv.out_w, name)
                 if not (ins.acc_first and ins.acc_last):  # K-split: single-pass tiles
                     assert ins.n_oh * conv.out_w <= cfg.pe.pixels
                     assert ins.out_cb * block_channels(cfg, prec) <= group_channels(cfg, prec)
@@ -403,8 +414,10 @@ def test_synthetic_network(overlay: str, synthetic: dict[str, QuantizedGraph]) -
         place = {r["name"]: r["placement"] for r in m.report["layers"]}
         assert place["cat"] == "concat" and place["pr"] == "arm" and place["lrn"] == "arm"
         assert place["sp"] == place["fl"] == "absorbed"
-        for name in ("a", "b", "c", "d", "e", "f", "g", "mx", "sc", "ave", "sum", "ip"):
+        for name in ("a", "b", "c", "d", "e", "f", "g", "sc", "ave", "sum", "ip"):
             assert place[name] == "engine", name
+        # MAX of two convolutions: fused into the later one (g); SUM of a pooling: standalone
+        assert place["mx"] == "fused" and m.report["fused_eltwise"] == {"mx": "g"}
         # the concat's physical layout keeps a's 5 channels in the first block (gap of 3)
         cbc = block_channels(cfg, Precision.INT16 if prec == "int16" else Precision.INT8)
         lay = m.tensors["cat"].layout

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import itertools
+import warnings
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+import edge_dnn
+import edge_dnn.emulator.engine as engine_module
+from edge_dnn.compiler import compile_model
 from edge_dnn.compiler.model import (
     ArmStep,
     CompiledModel,
@@ -25,7 +31,7 @@ from edge_dnn.compiler.model import (
     TensorLayout,
 )
 from edge_dnn.emulator import DdrHazardError, Engine, EngineFault, EngineStatus
-from edge_dnn.emulator.races import BufferRaceError
+from edge_dnn.emulator.races import BufferRaceError, RaceChecker
 from edge_dnn.emulator.run import ModelRunner, run_compiled
 from edge_dnn.emulator.timing import Timeline, TimingModel
 from edge_dnn.isa import (
@@ -48,6 +54,7 @@ from edge_dnn.isa import (
     Sync,
     Token,
     Unit,
+    decode_stream,
     encode_stream,
 )
 from edge_dnn.isa.layout import (
@@ -65,6 +72,8 @@ from edge_dnn.layers.pooling import Pooling
 from edge_dnn.overlay.config import OverlayConfig, load_overlay
 from edge_dnn.quant import arith
 from edge_dnn.quant.qgraph import NodeQuant, TensorQuant
+from edge_dnn.quant.quantizer import QuantizationWarning, quantize
+from edge_dnn.zoo import model_files
 
 RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16}
@@ -1271,6 +1280,11 @@ def test_run_compiled_hand_built_model() -> None:
     r = ModelRunner(m2)
     assert np.array_equal(r.run(xf, raw=True)["pool"], ref)
     assert r.stats[0].counters.macs > 0
+    # a second run reuses the decoded stream, weights and params; no race checker: same bits
+    assert np.array_equal(r.run(xf, raw=True)["pool"], ref)
+    fast = ModelRunner(m2, check_races=False)
+    assert np.array_equal(fast.run(xf, raw=True)["pool"], ref)
+    assert fast.stats[0].counters.cycles == r.stats[0].counters.cycles
 
 
 def test_run_compiled_ddr_hazards() -> None:
@@ -1378,3 +1392,505 @@ def test_fault_accumulator_overflow(cfgs: dict[str, OverlayConfig]) -> None:
     )
     f = expect_fault(prog, ErrorCode.ACC_OVERFLOW, 4, "COMPUTE_TILE", None)
     assert "2**47" in f.reason
+
+
+# ---------------------------------------------------------------------------- exact GEMM paths
+GEMM_PATHS = {
+    # path: input channels (K = 9 x channels); the float bounds forced to 1 for "int64"
+    "f32_chunks": 120,
+    "f64": 640,
+    "int64": 24,
+}
+
+
+@pytest.mark.parametrize("path", list(GEMM_PATHS))
+def test_convolution_gemm_paths_bit_exact(
+    path: str, cfgs: dict[str, OverlayConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long reductions of uint8 x int8 (|x| = 255 present): a float32 GEMM split along K into
+    several chunks, each provably below 2**24; a float64 GEMM when that needs too many chunks;
+    the int64 GEMM and int64 requantization when no float bound holds (forced here)."""
+    from edge_dnn.emulator import engine as engine_mod
+
+    if path == "int64":
+        monkeypatch.setattr(engine_mod, "_EXACT_F32", 1.0)
+        monkeypatch.setattr(engine_mod, "_EXACT_F64", 1.0)
+    seen: list[tuple[np.dtype[Any], list[tuple[int, int]] | None]] = []
+    dense_sum = engine_mod.Engine._dense_sum
+
+    def spy(win: np.ndarray, wts: Any, conv: ConfigConv, n_oh: int, maxx: int, *a: Any) -> Any:
+        acc = dense_sum(win, wts, conv, n_oh, maxx, *a)
+        assert maxx == max(int(win.max()), -int(win.min()))
+        plan = wts.chunks(maxx)
+        if plan is not None:  # every chunk covers K in order and stays exact in float32
+            assert plan[0][0] == 0 and plan[-1][1] == wts.mat.shape[0]
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(plan))
+            for k0, k1 in plan:
+                sums = np.abs(wts.mat[k0:k1].astype(np.int64)).sum(axis=0)
+                assert int(sums.max()) * maxx < engine_mod._EXACT_F32
+        seen.append((acc.dtype, plan))
+        return acc
+
+    monkeypatch.setattr(engine_mod.Engine, "_dense_sum", staticmethod(spy))
+    cfg = cfgs["zcu104"]
+    rng = np.random.default_rng(70 + list(GEMM_PATHS).index(path))
+    c, o = GEMM_PATHS[path], 20
+    layer = Convolution("conv", num_output=o, kernel=(3, 3), pad=(1, 1), relu=True)
+    x = rand_q(rng, (1, c, 5, 6), "uint8")
+    x[0, 0, 2, 3] = 255
+    q = mac_node(rng, o, (o, c, 3, 3), tq(0.02, "uint8"), tq(0.05, "uint8", True), "int8")
+    (ref,) = layer.forward_int([x], q)
+    y, _ = run_conv(cfg, layer, q, x)
+    assert np.array_equal(y, ref) and len(np.unique(ref)) > 10
+    dtypes = {str(d) for d, _ in seen}
+    n_chunks = {len(p) if p is not None else 0 for _, p in seen}
+    if path == "f32_chunks":
+        assert dtypes == {"float64"} and min(n_chunks) >= 2 and max(n_chunks) <= 4
+    elif path == "f64":
+        assert dtypes == {"float64"} and min(n_chunks) > 4
+    else:
+        assert dtypes == {"int64"} and n_chunks == {0}
+
+
+def test_decoded_weights_follow_the_buffer_contents(cfgs: dict[str, OverlayConfig]) -> None:
+    """One engine runs the same stream geometry with different weights (same tile, same tag):
+    each run computes with the words it loaded, never with weights decoded in an earlier run."""
+    cfg = cfgs["zcu104"]
+    eng = Engine(cfg)
+    layer = Convolution("conv", num_output=12, kernel=(3, 3), pad=(1, 1))
+    for seed in (0, 1, 0):
+        rng = np.random.default_rng(80 + seed)
+        x = rand_q(rng, (1, 9, 6, 5), "int8")
+        q = mac_node(rng, 12, (12, 9, 3, 3), tq(0.02, "int8"), tq(0.05, "int8"), "int8")
+        (ref,) = layer.forward_int([x], q)
+        prog, (o, oh, ow) = conv_program(cfg, layer, q, x, bands=2)
+        _, out = prog.run(eng)
+        (pkt,) = out[in_stream(cfg, "act_out")]
+        y = unblocked(pkt, o, oh, ow, block_channels(cfg, Precision.INT8), "int8")
+        assert np.array_equal(y[None], ref)
+
+
+@pytest.mark.parametrize("shift", [1, 9, 17])
+def test_requantization_saturates_like_the_reference(
+    shift: int, cfgs: dict[str, OverlayConfig]
+) -> None:
+    """Small shifts: ``(acc + bias) M / 2**S`` far beyond 2**31 (float saturation path),
+    around it, and inside int32, on int8 (signed, rounding of negatives) and uint8 outputs."""
+    cfg = cfgs["zcu104"]
+    for relu, out_dtype in ((False, "int8"), (True, "uint8")):
+        rng = np.random.default_rng(100 + shift + relu)
+        layer = Convolution("conv", num_output=11, kernel=(3, 3), pad=(1, 1), relu=relu)
+        x = rand_q(rng, (1, 10, 5, 4), "uint8")
+        q = mac_node(rng, 11, (11, 10, 3, 3), tq(0.02, "uint8"), tq(0.05, out_dtype, relu), "int8")
+        q.S = np.full(11, shift)
+        (ref,) = layer.forward_int([x], q)
+        y, _ = run_conv(cfg, layer, q, x)
+        assert np.array_equal(y, ref)
+        lo, hi = RANGES[out_dtype]
+        assert (ref == hi).any() and (ref < hi).any() and (ref > max(lo, 0)).any()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16"])
+def test_lrn_kernel_matches_the_integer_reference(dtype: str) -> None:
+    """The NORM_TILE arithmetic against ``arith.lrn_int`` on random tables and data: windows
+    wider than the channels, table indices beyond the last bucket (shift 0), both ends of the
+    fraction bits, narrow saturation ranges (int16 data: through ``lrn_int`` itself)."""
+    eng = Engine(load_overlay("zcu104"))
+    rng = np.random.default_rng(len(dtype))
+    lo, hi = RANGES[dtype]
+    for k in range(12):
+        c = int(rng.integers(1, 40))
+        x = rng.integers(lo, hi + 1, (int(rng.integers(1, 30)), c)).astype(NP[dtype])
+        lut = np.sort(rng.integers(0, 1 << 16, 256))[::-1].astype(np.uint16)
+        n = int(rng.choice([1, 3, 5, 2 * c + 3]))
+        shift = int(rng.choice([0, 3, 12]))
+        frac = int(rng.choice([1, 7, 16, 31]))
+        span = (hi - lo) // 4
+        qmin, qmax = (lo, hi) if k % 3 else (lo + span, hi - span)
+        want = arith.lrn_int(x, lut, shift, frac, n, qmin, qmax)
+        got = eng._lrn(x, lut, shift, frac, n, qmin, qmax)
+        assert np.array_equal(got, want), (k, c, n, shift, frac)
+
+
+# ---------------------------------------------------------------------------- race checker
+RACE_UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST)
+
+
+class NaiveRaces:
+    """The race rule of ``docs/isa.md`` section 3 checked word by word with explicit
+    happens-before sets (no vector clocks, no ranges): an instruction's ancestors are its
+    unit's previous instruction, the instruction whose signal each of its waits consumed (the
+    k-th wait on a queue takes the k-th signal), every instruction completed before a SYNC or
+    END, and all of their ancestors. Per word the last writer and each unit's last reader are
+    kept; an access conflicting with one that is not an ancestor is reported like
+    :class:`RaceChecker` does (writers first, then readers unit by unit, the first word in
+    access order)."""
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.sizes = sizes
+        self.reset()
+
+    def reset(self) -> None:
+        self.anc: dict[int, set[int]] = {}
+        self.names: dict[int, str] = {}
+        self.last: dict[Unit, int] = {}
+        self.done: list[int] = []
+        self.before_sync: set[int] = set()
+        self.queues: dict[Token, list[int]] = {t: [] for t in Token}
+        self.writer: dict[tuple[str, int], int] = {}
+        self.reader: dict[tuple[str, Unit, int], int] = {}
+        self.cur = -1
+        self.unit = Unit.DEC
+
+    def begin(self, index: int, ins: Instruction) -> None:
+        if ins.unit == Unit.DEC:
+            if isinstance(ins, Sync | End):
+                self.before_sync = set(self.done)
+            return
+        preds = set(self.before_sync)
+        if ins.unit in self.last:
+            preds.add(self.last[ins.unit])
+        for t in Token:
+            if ins.wait & t and self.queues[t]:
+                preds.add(self.queues[t].pop(0))
+        anc = set(preds)
+        for p in preds:
+            anc |= self.anc[p]
+        self.anc[index], self.names[index] = anc, ins.OPCODE.name
+        self.cur, self.unit = index, ins.unit
+
+    def end(self, ins: Instruction) -> None:
+        if ins.unit == Unit.DEC:
+            return
+        self.last[ins.unit] = self.cur
+        self.done.append(self.cur)
+        for t in Token:
+            if ins.signal & t:
+                self.queues[t].append(self.cur)
+
+    def _check(self, buffer: str, words: list[int], who: dict[int, int | None], what: str) -> None:
+        for w in words:
+            other = who[w]
+            if other is not None and other != self.cur and other not in self.anc[self.cur]:
+                raise BufferRaceError(
+                    buffer,
+                    w,
+                    (other, self.names[other]),
+                    (self.cur, self.names[self.cur]),
+                    what,
+                )
+
+    def _words(self, buffer: str, idx: Any) -> list[int]:
+        return [int(w) for w in np.arange(self.sizes[buffer])[idx]]
+
+    def read(self, buffer: str, idx: Any) -> None:
+        words = self._words(buffer, idx)
+        wrote = {w: self.writer.get((buffer, w)) for w in words}
+        self._check(buffer, words, wrote, "reads a word written by")
+        for w in words:
+            self.reader[buffer, self.unit, w] = self.cur
+
+    def write(self, buffer: str, idx: Any) -> None:
+        words = self._words(buffer, idx)
+        wrote = {w: self.writer.get((buffer, w)) for w in words}
+        self._check(buffer, words, wrote, "overwrites a word written by")
+        for u in RACE_UNITS:
+            if u != self.unit:
+                read = {w: self.reader.get((buffer, u, w)) for w in words}
+                self._check(buffer, words, read, "overwrites a word still read by")
+        for w in words:
+            self.writer[buffer, w] = self.cur
+
+
+def race_outcome(fn: Any, *args: Any) -> tuple[Any, ...] | None:
+    """``None``, or the attributes and message of the BufferRaceError ``fn(*args)`` raised."""
+    try:
+        fn(*args)
+    except BufferRaceError as e:
+        return e.buffer, e.word, e.first, e.second, str(e)
+    return None
+
+
+class CrossCheckedRaces(RaceChecker):
+    """The engine's race checker, each access also checked by :class:`NaiveRaces`: both must
+    give the same outcome (nothing, or the same error)."""
+
+    accesses = 0
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.naive = NaiveRaces(sizes)
+        super().__init__(sizes)
+
+    def reset(self) -> None:
+        super().reset()
+        self.naive.reset()
+
+    def begin(self, index: int, ins: Instruction) -> None:
+        super().begin(index, ins)
+        self.naive.begin(index, ins)
+
+    def end(self, ins: Instruction) -> None:
+        super().end(ins)
+        self.naive.end(ins)
+
+    def _both(self, op: str, buffer: str, idx: Any) -> None:
+        CrossCheckedRaces.accesses += 1
+        want = race_outcome(getattr(self.naive, op), buffer, idx)
+        try:
+            getattr(super(), op)(buffer, idx)
+        except BufferRaceError as e:
+            assert (e.buffer, e.word, e.first, e.second, str(e)) == want
+            raise
+        assert want is None, want
+
+    def read(self, buffer: str, idx: Any) -> None:
+        self._both("read", buffer, idx)
+
+    def write(self, buffer: str, idx: Any) -> None:
+        self._both("write", buffer, idx)
+
+
+def _unit_instruction(unit: Unit, wait: int, signal: int) -> Instruction:
+    if unit == Unit.LDW:
+        return LoadWeights(dst_base=0, n_words=1, wait=wait, signal=signal)
+    if unit == Unit.LDA:
+        return LoadInput(dst_base=0, n_words=1, wait=wait, signal=signal)
+    if unit == Unit.ST:
+        return StoreTile(src_base=0, block_words=1, wait=wait, signal=signal)
+    return ComputeTile(
+        in_base=0,
+        in_cb=1,
+        ih0=0,
+        in_rows=1,
+        oh0=0,
+        n_oh=1,
+        out_base=0,
+        out_cb=1,
+        w_base=0,
+        p_base=0,
+        wait=wait,
+        signal=signal,
+    )
+
+
+def _random_words(rng: np.random.Generator, n: int) -> Any:
+    """A slice, or blocks of consecutive words (what ``Engine._blocks`` makes), possibly
+    overlapping or shuffled."""
+    if rng.random() < 0.5:
+        a = int(rng.integers(0, n))
+        return slice(a, int(rng.integers(a, n + 1)))
+    nb, bw, pitch = (int(v) for v in rng.integers(1, [5, 7, 12]))
+    base = int(rng.integers(0, n))
+    idx = (base + np.arange(nb)[:, None] * pitch + np.arange(bw)[None, :]).reshape(-1)
+    idx = idx[idx < n]
+    return rng.permutation(idx) if rng.random() < 0.15 else idx
+
+
+def test_race_checker_matches_a_per_word_reference() -> None:
+    """Random clocks (tokens, SYNCs, resets) and random accesses of the four buffers: the range
+    checker with its shortcuts raises exactly when the per-word reference does, with the same
+    word, instructions and message."""
+    sizes = {"input": 97, "output": 64, "weight": 33, "params": 8}
+    names = list(sizes)
+    rng = np.random.default_rng(2024)
+    seen: set[str] = set()
+    clean = 0
+    for _ in range(400):
+        fast, naive = RaceChecker(sizes), NaiveRaces(sizes)
+        raced = False
+        for i in range(int(rng.integers(5, 40))):
+            if rng.random() < 0.03:
+                fast.reset()
+                naive.reset()
+            if rng.random() < 0.06:
+                ins: Instruction = Sync()
+            else:
+                wait = int(rng.integers(0, 64)) if rng.random() < 0.7 else 0
+                signal = int(rng.integers(0, 64)) if rng.random() < 0.7 else 0
+                unit = RACE_UNITS[int(rng.integers(0, 4))]
+                ins = _unit_instruction(unit, wait, signal)
+            fast.begin(i, ins)
+            naive.begin(i, ins)
+            for _ in range(int(rng.integers(0, 4)) if ins.unit != Unit.DEC else 0):
+                buf = names[int(rng.integers(0, 4))]
+                idx = _random_words(rng, sizes[buf])
+                op = "read" if rng.random() < 0.5 else "write"
+                want = race_outcome(getattr(naive, op), buf, idx)
+                got = race_outcome(getattr(fast, op), buf, idx)
+                assert got == want, (i, op, buf, idx)
+                if got is not None:
+                    seen.add(got[4].split(") ")[1].split(" (")[0].rsplit(" ", 1)[0])
+                    raced = True
+                    break
+            if raced:
+                break
+            fast.end(ins)
+            naive.end(ins)
+        clean += not raced
+    assert seen == {
+        "reads a word written by",
+        "overwrites a word written by",
+        "overwrites a word still read by",
+    }
+    assert 20 < clean < 380
+
+
+def _race(prog: Program, buffer: str, word: int, first: int, second: int, what: str) -> None:
+    """The program runs without the check; with it, it stops on the expected race."""
+    Engine(prog.cfg, check_races=False).run(prog.words(), prog.packets)
+    eng = Engine(prog.cfg)
+    with pytest.raises(BufferRaceError) as ei:
+        eng.run(prog.words(), prog.packets)
+    e = ei.value
+    names = {k: ins.OPCODE.name for k, ins in enumerate(prog.instrs)}
+    assert (e.buffer, e.word) == (buffer, word), str(e)
+    assert (e.first, e.second) == ((first, names[first]), (second, names[second])), str(e)
+    assert what in str(e)
+    assert eng.status is EngineStatus.ERROR and eng.error_index == second
+
+
+def _race_free(prog: Program) -> None:
+    eng, _ = prog.run()
+    assert eng.status is EngineStatus.DONE
+
+
+def test_planted_races_on_every_buffer(cfgs: dict[str, OverlayConfig]) -> None:
+    """A two-band convolution (0 LOAD_PARAMS, 1 LOAD_WEIGHTS, 2 CONFIG_CONV, 3 LOAD_INPUT,
+    4 COMPUTE_TILE, 5 LOAD_INPUT, 6 COMPUTE_TILE, 7 STORE_TILE) with one token chain cut or one
+    unordered instruction added: reads before the producing write's token, writes after reads
+    without the consumer's token, and two writers, on each buffer that allows them; each is
+    race-free again with the missing token."""
+    cfg = cfgs["zcu104"]
+    rng = np.random.default_rng(92)
+    layer = Convolution("c", num_output=8, kernel=(3, 3), pad=(1, 1))
+    x = rand_q(rng, (1, 8, 8, 4), "int8")
+    q = mac_node(rng, 8, (8, 8, 3, 3), tq(0.02, "int8"), tq(0.05, "int8"), "int8")
+    base, _ = conv_program(cfg, layer, q, x, bands=2)
+    ops = [type(ins).__name__ for ins in base.instrs]
+    assert ops == [
+        "LoadParams",
+        "LoadWeights",
+        "ConfigConv",
+        "LoadInput",
+        "ComputeTile",
+        "LoadInput",
+        "ComputeTile",
+        "StoreTile",
+    ]
+    _race_free(base)
+    ws = in_stream(cfg, "weights")
+    wwords, pwords = base.packets[ws][1], base.packets[ws][0]
+    ldw, ldp = base.instrs[1], base.instrs[0]
+    assert isinstance(ldw, LoadWeights) and isinstance(ldp, LoadParams)
+
+    def prog(changes: dict[int, dict[str, int]], extra: Sequence[Instruction] = ()) -> Program:
+        p = Program(cfg, list(base.instrs), {k: list(v) for k, v in base.packets.items()})
+        for k, ch in changes.items():
+            p.instrs[k] = patched(p.instrs[k], **ch)
+        for ins in extra:
+            if isinstance(ins, LoadWeights):
+                p.add(ins, **{ws: wwords})
+            elif isinstance(ins, LoadParams):
+                p.add(ins, **{ws: pwords})
+            else:
+                p.add(ins)
+        return p
+
+    # input, read before the producing write's token: the second band's LDA_CMP removed
+    _race(prog({5: {"signal": 0}, 6: {"wait": 0}}), "input", 0, 5, 6, "reads a word written by")
+    # input, write after read: the second band loaded before the first tile released word 0
+    _race(
+        prog({4: {"signal": 0}, 5: {"wait": 0}}),
+        "input",
+        0,
+        4,
+        5,
+        "overwrites a word still read by",
+    )
+    # weight, read before the token: LOAD_WEIGHTS signals nothing, the first tile waits on A
+    _race(prog({1: {"signal": 0}, 4: {"wait": A}}), "weight", 0, 1, 4, "reads a word written by")
+    # params, read before the token: LOAD_PARAMS after the LOAD_WEIGHTS whose token CMP takes
+    swapped = prog({})
+    swapped.instrs[0], swapped.instrs[1] = ldw, ldp
+    swapped.packets[ws][0], swapped.packets[ws][1] = wwords, pwords
+    _race(swapped, "params", 0, 1, 4, "reads a word written by")
+    # weight / params, write after read: reloaded after the last tile without its CMP_LDW
+    again = {6: {"signal": int(Token.CMP_ST | Token.CMP_LDW)}}
+    for ins, buf in ((ldw, "weight"), (ldp, "params")):
+        late = patched(ins, signal=0)
+        _race(prog({}, [late]), buf, 0, 6, 8, "overwrites a word still read by")
+        _race_free(prog(again, [patched(late, wait=Token.CMP_LDW)]))
+    # output, read before the token: the store does not wait for the second tile
+    _race(prog({6: {"signal": 0}, 7: {"wait": 0}}), "output", 0, 4, 7, "reads a word written by")
+    # output, write after read: the second tile (from word 4 rows x 4 columns) recomputed after
+    # the store without ST_CMP
+    tile = patched(base.instrs[6], wait=0, signal=0)
+    _race(prog({}, [tile]), "output", 16, 7, 8, "overwrites a word still read by")
+    _race_free(prog({7: {"signal": Token.ST_CMP}}, [patched(tile, wait=Token.ST_CMP)]))
+    # input, two writers: a loop-back store into the words the last LOAD_INPUT wrote, and a
+    # LOAD_INPUT into the words a loop-back store wrote, neither after a token chain
+    loop = StoreTile(streams=0, loopback=True, src_base=0, n_blocks=1, block_words=4, dst_base=2)
+    loaded = LoadInput(dst_base=1, n_words=8)
+    packets = {in_stream(cfg, "act_in"): [np.arange(8 * Engine(cfg).cb, dtype=np.uint8)]}
+    _race(Program(cfg, [loaded, loop], packets), "input", 2, 0, 1, "overwrites a word written by")
+    _race(Program(cfg, [loop, loaded], packets), "input", 2, 0, 1, "overwrites a word written by")
+    chain = patched(base.instrs[2], wait=A, signal=Token.CMP_ST)
+    _race_free(
+        Program(cfg, [patched(loaded, signal=A), chain, patched(loop, wait=Token.CMP_ST)], packets)
+    )
+
+
+_COMPILED: dict[str, tuple[CompiledModel, dict[str, np.ndarray]]] = {}
+
+
+def compiled_net(key: str, nets_dir: Path) -> tuple[CompiledModel, dict[str, np.ndarray]]:
+    """A real network (seeded random weights for LeNet) compiled for zcu104, and a feed."""
+    if key not in _COMPILED:
+        if key == "digits":
+            g = edge_dnn.load_caffe(*model_files("digits"))
+        else:
+            g = edge_dnn.load_caffe(nets_dir / "lenet" / "lenet.prototxt")
+            g.init_random_weights(0)
+        name, shape = next(iter(g.inputs.items()))
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((1, *shape[1:])).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuantizationWarning)
+            qg = quantize(g, {name: x}, method="minmax", progress=False)
+        _COMPILED[key] = compile_model(qg, "zcu104"), {name: x}
+    return _COMPILED[key]
+
+
+@pytest.mark.parametrize("key", ["digits", "lenet"])
+def test_race_checker_on_compiled_nets(
+    key: str, nets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled net gives the same bits and cycles with the race check on and off, and every
+    one of its buffer accesses gets the per-word reference's verdict; with one LDA_CMP token
+    pair of its stream removed the same race is reported by both."""
+    model, feeds = compiled_net(key, nets_dir)
+    monkeypatch.setattr(engine_module, "RaceChecker", CrossCheckedRaces)
+    CrossCheckedRaces.accesses = 0
+    on, off = ModelRunner(model), ModelRunner(model, check_races=False)
+    a, b = on.run(feeds, raw=True), off.run(feeds, raw=True)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert [s.counters.cycles for s in on.stats] == [s.counters.cycles for s in off.stats]
+    assert CrossCheckedRaces.accesses > 10
+    # cut the first LOAD_INPUT -> COMPUTE_TILE token (k-th signal pairs with the k-th wait)
+    cut = CompiledModel.from_bytes(model.to_bytes())
+    k_step, step = next((k, s) for k, s in enumerate(cut.steps) if isinstance(s, EngineStep))
+    stream = decode_stream(step.cmd)
+    instrs = list(stream.instructions)
+    sig = next(j for j, ins in enumerate(instrs) if ins.signal & A)
+    wt = next(j for j, ins in enumerate(instrs) if ins.wait & A)
+    instrs[sig] = patched(instrs[sig], signal=instrs[sig].signal & ~A)
+    instrs[wt] = patched(instrs[wt], wait=instrs[wt].wait & ~A)
+    cut.steps[k_step] = dataclasses.replace(
+        step, cmd=encode_stream(instrs, (stream.config_hash0, stream.config_hash1))
+    )
+    with pytest.raises(BufferRaceError) as ei:
+        ModelRunner(cut).run(feeds, raw=True)
+    assert ei.value.buffer == "input"
+    assert ei.value.first == (sig, "LOAD_INPUT") and ei.value.second[0] == wt
+    off_cut = ModelRunner(cut, check_races=False).run(feeds, raw=True)
+    assert all(np.array_equal(off_cut[k], b[k]) for k in b)

@@ -6,15 +6,20 @@ injected in the emulated DMA channels and engine IP; every frame must get exactl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
+import arm_scheduler.runtime as runtime_module
 import edge_dnn
-from arm_scheduler import pg021
+from arm_scheduler import board_overlay, cma, pg021, pynq_api
 from arm_scheduler.emulated.axi_dma import DmaFault
 from arm_scheduler.emulated.device import EmulatedDevice
 from arm_scheduler.emulated.engine_ip import EngineIpFault
@@ -210,6 +215,180 @@ def test_submit_pipelines_and_results_come_back_in_order(device: EmulatedDevice)
         rt.submit(xs[0])
 
 
+# ============================================================================ zero-copy inputs
+def _covered(rt: Runtime, slot: int, step: int, lo: int, hi: int) -> int:
+    """Bytes of the physical range [lo, hi) the MM2S descriptors of ``step`` read."""
+    n = 0
+    for ch in rt._slots[slot].chains[step]:
+        if ch.channel.offset != pg021.MM2S_OFFSET:
+            continue
+        for d in ch.desc:
+            a = int(d[2]) | int(d[3]) << 32
+            length = int(d[6]) & pg021.ST_LENGTH_MASK
+            n += max(0, min(hi, a + length) - max(lo, a))
+    return n
+
+
+def test_prepared_input_is_the_dma_buffer_itself(device: EmulatedDevice) -> None:
+    model = digits()
+    name = model.inputs[0]
+    info = model.tensors[name]
+    lay = info.layout
+    assert lay is not None
+    with Runtime(model, device) as rt:
+        assert rt.input_mode(name) == "ddr"
+        s = rt.acquire_slot()
+        buf = rt.input_buffer(name, s)
+        assert buf is rt.input_buffer(name, s)
+        assert buf.shape == (1, *info.shape[1:]) and buf.dtype == info.quant.np_dtype
+        acts = rt._slots[s].acts
+        assert np.shares_memory(buf, acts) and buf.flags.writeable
+        # the view's first element is the layout's first byte, which the DMA reads from
+        pa = int(acts.physical_address) + lay.offset
+        host = buf.__array_interface__["data"][0] - np.asarray(acts).__array_interface__["data"][0]
+        assert int(acts.physical_address) + host == pa
+        step = next(i for i, st in enumerate(model.steps) if name in getattr(st, "inputs", ()))
+        assert _covered(rt, s, step, pa, pa + lay.size) == lay.size
+        for x in frames(3, seed=7):
+            buf[...] = info.quant.quantize(x)
+            got = rt.run_prepared(s, raw=True)
+            assert np.array_equal(next(iter(got.values())), reference(x))
+        assert rt.input_copies == 0  # nothing copied: the engine read what was written
+        rt.release_slot(s)
+        rt.run(frames(1)[0])
+        assert rt.input_copies == 2  # the copying path: quantize, then pack into DDR
+
+
+def test_in_flight_slots_are_read_only_and_accounted(device: EmulatedDevice) -> None:
+    model = digits()
+    name = model.inputs[0]
+    tq = model.tensors[name].quant
+    xs = frames(4, seed=8)
+    with Runtime(model, device, max_in_flight=2) as rt:
+        a, b = rt.acquire_slot(), rt.acquire_slot()
+        with pytest.raises(TimeoutError, match="max_in_flight"):
+            rt.acquire_slot(timeout=0.05)
+        with pytest.raises(TimeoutError):
+            rt.submit(xs[0], timeout=0.05)  # every slot is reserved
+        bufs = {a: rt.input_buffer(name, a), b: rt.input_buffer(name, b)}
+        bufs[a][...] = tq.quantize(xs[0])
+        with rt._arbiter.hold():  # the engine cannot start: the run stays in flight
+            fut = rt.submit_prepared(a, raw=True)
+            assert not bufs[a].flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                bufs[a][...] = 0
+            with pytest.raises(SchedulerError, match="in flight"):
+                rt.submit_prepared(a)
+            with pytest.raises(SchedulerError, match="in flight"):
+                rt.release_slot(a)
+        assert np.array_equal(next(iter(fut.result(timeout=30).values())), reference(xs[0]))
+        assert bufs[a].flags.writeable
+        # two frames in flight, one per slot, results in order
+        futs: list[tuple[int, Any]] = []
+        for i, x in enumerate(xs):
+            s = (a, b)[i % 2]
+            if len(futs) >= 2:
+                j, f = futs[-2]
+                assert np.array_equal(next(iter(f.result(30).values())), reference(xs[j]))
+            bufs[s][...] = tq.quantize(x)
+            futs.append((i, rt.submit_prepared(s, raw=True)))
+        for j, f in futs[-2:]:
+            assert np.array_equal(next(iter(f.result(30).values())), reference(xs[j]))
+        rt.release_slot(a)
+        with pytest.raises(SchedulerError, match="not reserved"):
+            rt.input_buffer(name, a)
+        with pytest.raises(SchedulerError, match="not reserved"):
+            rt.submit_prepared(a)
+        with pytest.raises(InputError, match="no input 'nope'"):
+            rt.input_mode("nope")
+        assert np.array_equal(next(iter(rt.run(xs[1], raw=True).values())), reference(xs[1]))
+    with pytest.raises(RuntimeClosedError):
+        rt.acquire_slot()
+    rt.release_slot(b)  # after close: nothing to give back
+
+
+_INPUT = 'layer {{ name: "data" type: "Input" top: "data" input_param {{ shape {{ {} }} }} }}\n'
+
+
+def _conv(name: str, bottom: str, n: int, pad: int = 0) -> str:
+    return (
+        f'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{name}" '
+        f"convolution_param {{ num_output: {n} kernel_size: 3 pad: {pad} }} }}\n"
+    )
+
+
+def _softmax(name: str, bottom: str) -> str:
+    return f'layer {{ name: "{name}" type: "Softmax" bottom: "{bottom}" top: "{name}" }}\n'
+
+
+def _dims(*d: int) -> str:
+    return " ".join(f"dim: {v}" for v in d)
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "copies"),
+    [
+        # 16 channels: two channel blocks, not one lane range -> a host array packed per run
+        (_INPUT.format(_dims(1, 16, 6, 6)) + _conv("conv1", "data", 4), "staging", 1),
+        # read only by an ARM layer: no DDR layout, the ARM reads the host array
+        (_INPUT.format(_dims(1, 3, 6, 6)) + _softmax("sm", "data") + _conv("c", "sm", 4), "arm", 0),
+        # the input's bytes are reused by 'sm' and 'sm2' (their 8 lanes overwrite the padding),
+        # and the ARM layer 'smd' reads the input after 'sm' overwrote it: one snapshot per run
+        (
+            _INPUT.format(_dims(1, 3, 8, 8))
+            + _conv("conv1", "data", 8, 1)
+            + _softmax("sm", "conv1")
+            + _conv("conv2", "sm", 8, 1)
+            + _softmax("sm2", "conv2")
+            + _conv("conv3", "sm2", 8, 1)
+            + _softmax("smd", "data"),
+            "ddr",
+            1,
+        ),
+    ],
+)
+def test_every_input_mode_runs_prepared_frames_bit_exactly(
+    device: EmulatedDevice, tmp_path: Path, text: str, mode: str, copies: int
+) -> None:
+    proto = tmp_path / "net.prototxt"
+    proto.write_text(text)
+    g = edge_dnn.load_caffe(proto)
+    g.init_random_weights(3)
+    shape = g.inputs["data"]
+    rng = np.random.default_rng(4)
+    xs = rng.uniform(-1, 1, (3, *shape[1:])).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuantizationWarning)
+        qg = quantize(g, {"data": xs}, method="minmax", progress=False)
+    model = compile_model(qg, "zcu104")
+    tq = model.tensors["data"].quant
+    with Runtime(model, device) as rt:
+        assert rt.input_mode("data") == mode
+        s = rt.acquire_slot()
+        buf = rt.input_buffer("data", s)
+        pads: list[bool] = []
+        if mode == "ddr":
+            engine_step = rt._engine_step
+            reader = next(
+                i for i, st in enumerate(model.steps) if "data" in getattr(st, "inputs", ())
+            )
+
+            def check_padding(index: int, slot: Any) -> None:
+                if index == reader:  # the lanes after the 3 channels read as zeros
+                    pads.append(bool((rt._region(slot, "data")[:, :, 3:] == 0).all()))
+                engine_step(index, slot)
+
+            rt._engine_step = check_padding  # type: ignore[method-assign]
+        for x in xs:
+            buf[...] = tq.quantize(x[None])
+            got = rt.run_prepared(s, raw=True)
+            want = qg.run({"data": x[None]}, raw=True)
+            assert all(np.array_equal(got[k], want[k]) for k in model.outputs)
+        assert rt.input_copies == copies * len(xs)
+        if mode == "ddr":
+            assert pads == [True] * len(xs)
+
+
 def test_mismatched_overlay_is_refused(device: EmulatedDevice) -> None:
     device.add_overlay(load_overlay("zcu102"))
     with pytest.raises(ModelMismatchError, match=r"zcu104.*zcu102"):
@@ -285,3 +464,89 @@ def test_a_new_runtime_restarts_channels_left_on_freed_descriptors(
         starts = {who for rw, who, off, _ in rt2.trace
                   if rw == "W" and who != "engine" and off % 0x30 == pg021.REG_CURDESC}  # fmt: skip
         assert starts, "the first run of a new runtime writes CURDESC"
+
+
+# ------------------------------------------------------------ contiguous memory on the board
+class _BoardDevice:
+    """Stands in for pynq's board device: allocates (in an emulated DDR) but, like pynq's
+    ``EmbeddedDevice``, reports no ``memory_stats()``."""
+
+    def __init__(self, emulated: EmulatedDevice) -> None:
+        self._emulated = emulated
+
+    def allocate(self, shape: Any, dtype: Any, **kwargs: Any) -> Any:
+        return self._emulated.allocate(shape, dtype, **kwargs)
+
+
+class _FakeBoardOverlay:
+    """Stands in for ``EdgeDnnOverlay`` on a board: the engine and DMAs of an emulated board."""
+
+    constructed = 0
+
+    def __init__(self, name: str) -> None:
+        cfg = load_overlay(name)
+        type(self).constructed += 1
+        self.config = cfg
+        emu = EmulatedDevice(ddr_bytes=64 << 20)
+        emu.add_overlay(cfg)
+        self.device = _BoardDevice(emu)
+        mmio = pynq_api.MMIO(cfg.engine.base_address, cfg.engine.address_range, device=emu)
+        self.engine = SimpleNamespace(mmio=mmio)
+        for d in cfg.dmas:
+            setattr(self, d.name, emu.pynq_dma(d.name))
+
+
+@pytest.fixture()
+def board(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Make ``Runtime(model)`` take its board path; returns the meminfo file it will read."""
+    monkeypatch.setattr(pynq_api, "real_board_present", lambda: True)
+    monkeypatch.setattr(board_overlay, "EdgeDnnOverlay", _FakeBoardOverlay)
+    monkeypatch.delitem(runtime_module._DEFAULT, "board_overlay", raising=False)
+    meminfo = tmp_path / "meminfo"
+    monkeypatch.setattr(cma, "MEMINFO", meminfo)
+    return meminfo
+
+
+def _meminfo(cma_free_kb: int | None) -> str:
+    text = "MemTotal:        2020680 kB\nMemFree:         1441628 kB\n"
+    if cma_free_kb is not None:
+        text += f"CmaTotal:         262144 kB\nCmaFree:         {cma_free_kb:7d} kB\n"
+    return text
+
+
+def test_board_overlay_is_downloaded_once_for_several_runtimes(board: Path) -> None:
+    """Two runtimes (e.g. one per camera) share the board's overlay: a second download would
+    reprogram the PL under the first."""
+    board.write_text(_meminfo(200_000))
+    before = _FakeBoardOverlay.constructed
+    with Runtime(digits()) as a, Runtime(digits()) as b:
+        x = frames(1, seed=5)[0]
+        assert np.array_equal(next(iter(a.run(x, raw=True).values())), reference(x))
+        assert np.array_equal(next(iter(b.run(x, raw=True).values())), reference(x))
+    assert _FakeBoardOverlay.constructed == before + 1
+
+
+def test_board_budget_comes_from_proc_meminfo(board: Path) -> None:
+    board.write_text(_meminfo(64))  # 64 KiB of free CMA: far too little
+    with pytest.raises(ContiguousMemoryBudgetError) as ei:
+        Runtime(digits())
+    assert ei.value.available == 64 * 1024 and ei.value.needed > ei.value.available
+    assert f"CmaFree in {board}" in str(ei.value)
+
+    board.write_text(_meminfo(200_000))
+    with Runtime(digits()) as rt:
+        assert not rt.emulated
+        x = frames(1, seed=4)[0]
+        assert np.array_equal(next(iter(rt.run(x, raw=True).values())), reference(x))
+
+
+def test_board_without_cma_figures_skips_the_check_with_a_warning(
+    board: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    board.write_text(_meminfo(None))  # a kernel without CMA lines
+    with caplog.at_level(logging.WARNING, logger="arm_scheduler.cma"), Runtime(digits()) as rt:
+        assert not rt.emulated
+    assert [r.getMessage() for r in caplog.records] == [
+        f"contiguous-memory budget not checked: {board} has no CmaTotal/CmaFree lines "
+        "(or cannot be read)"
+    ]

@@ -12,17 +12,22 @@ import warnings
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 import edge_dnn.cli
+from arm_scheduler.runtime import Runtime
 from edge_dnn.cli import COMMAND_GROUP, build_parser, main, plugin_commands
-from edge_dnn.compiler import compile_model
+from edge_dnn.compiler import CompiledModel, compile_model
+from edge_dnn.compiler.model import TensorInfo, TensorLayout
+from edge_dnn.quant.qgraph import TensorQuant
 from edge_dnn.quant.quantizer import QuantizationWarning, quantize
 from tests.conftest import REPO
 from vision_pipeline.app import build_pipeline, open_sink_spec, open_sources, resolve_rig
+from vision_pipeline.backends import CompiledBackend
 from vision_pipeline.detector import INPUT_SHAPE, PREPROCESS, load_synthdet
 from vision_pipeline.errors import PipelineError, SinkError, SourceError
 from vision_pipeline.sinks import FrameResult, JsonLinesSink, MjpegServerSink
@@ -124,8 +129,8 @@ def test_cli_runs_two_sensors_into_jsonl_and_video(
 def test_python_api_gives_what_the_cli_gives(edm: Path, tmp_path: Path) -> None:
     jl = tmp_path / "cli.jsonl"
     args = ["pipeline", "--model", str(edm), "--source", SRC[0], "--source", SRC[1]]
-    assert main([*args, "--fusion", "nms", "--sink", f"jsonl:{jl}"]) == 0
-    buf = io.StringIO()
+    assert main([*args, "--fusion", "nms", "--sink", f"jsonl:{jl}", "--runner", "emulator"]) == 0
+    buf = io.StringIO()  # the API's default runner is the board runtime: the same results
     stats = build_pipeline(edm, SRC, sinks=[JsonLinesSink(buf)], fusion="nms").run()
     assert stats.frames_out == 4
 
@@ -223,6 +228,100 @@ def test_runner_factory_injects_the_board_runner(edm: Path) -> None:
 
     stats = build_pipeline(edm, SRC, runner_factory=Counting, frames=2).run()
     assert stats.frames_out == 2 and calls == ["data"] * 4  # two sensors, two frame sets
+
+
+# ============================================================================ zero-copy input
+INPUT_SIZE = int(np.prod(INPUT_SHAPE))
+
+
+class _InputCopies:
+    """Counts calls, on arrays of network-input size, of what copies an input on its way to
+    the engine: dequantizing it, quantizing it, packing it into the DDR layout."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        for cls, name in (
+            (TensorQuant, "quantize"),
+            (TensorQuant, "dequantize"),
+            (TensorLayout, "pack"),
+            (TensorInfo, "write"),
+        ):
+            monkeypatch.setattr(cls, name, self._spy(f"{cls.__name__}.{name}", getattr(cls, name)))
+
+    def _spy(self, label: str, fn: Any) -> Any:
+        def spy(obj: object, x: Any, *args: Any, **kwargs: Any) -> Any:
+            a = args[0] if label == "TensorInfo.write" else x  # write(image, q)
+            if np.size(a) == INPUT_SIZE:
+                self.calls.append(label)
+            return fn(obj, x, *args, **kwargs)
+
+        return spy
+
+
+def test_the_pipeline_preprocesses_straight_into_the_runtime_dma_buffers(
+    edm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = build_pipeline(edm, SRC, frames=3)  # the default runner: arm_scheduler.Runtime
+    runtimes = set()
+    for m in p.models.values():
+        be = m.backend
+        assert isinstance(be, CompiledBackend) and isinstance(be.runner, Runtime)
+        assert be.zero_copy and be.runner.input_mode("data") == "ddr"
+        slot = be.runner._slots[be._slot]  # type: ignore[index]
+        # the preprocessor's destination is the slot's DMA buffer itself
+        assert m.preprocessor.buffer is be.input_buffer("data")
+        assert np.shares_memory(m.preprocessor.buffer, slot.acts)
+        runtimes.add(be.runner)
+    assert len(runtimes) == 1  # one runtime (weights once), one slot per sensor
+    copies = _InputCopies(monkeypatch)
+    stats = p.run()
+    assert stats.frames_out == 3
+    assert copies.calls == []  # no dequantize / quantize / pack of the input on the hot path
+    (rt,) = runtimes
+    assert rt.input_copies == 0 and rt._closed  # closed at the end of the run
+    for m in p.models.values():
+        assert m.preprocessor.copies == 0 and m.backend.copies == 0  # type: ignore[attr-defined]
+        assert m.preprocessor.frames == 3
+
+
+def test_the_emulator_runner_copies_the_input_three_times(
+    edm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = build_pipeline(edm, SRC, frames=2, runner="emulator")
+    copies = _InputCopies(monkeypatch)
+    p.run()
+    # per frame and sensor: dequantized by the backend, re-quantized by the runner and packed
+    # into its DDR image (write -> pack)
+    assert sorted(copies.calls) == sorted(
+        ["TensorQuant.dequantize", "TensorQuant.quantize", "TensorInfo.write", "TensorLayout.pack"]
+        * 4
+    )
+    with pytest.raises(PipelineError, match="runner must be one of"):
+        build_pipeline(edm, SRC, runner="fpga")
+
+
+class _IntegerReference:
+    """The compiled model's integer reference as a runner (QuantizedGraph.run)."""
+
+    def __init__(self, model: CompiledModel) -> None:
+        assert model.reference is not None
+        self.model = model
+        self.qg = model.reference
+
+    def run(self, feeds: dict[str, np.ndarray], raw: bool = False) -> dict[str, np.ndarray]:
+        return self.qg.run(feeds, outputs=list(self.model.outputs), raw=raw)
+
+
+def test_runtime_detections_equal_the_integer_reference(edm: Path) -> None:
+    def results(**kw: Any) -> list[dict]:
+        got: list[FrameResult] = []
+        build_pipeline(edm, SRC, fusion="wbf", min_score=0.05, on_result=got.append, **kw).run()
+        rows = [r.to_dict() for r in got]
+        return [{k: v for k, v in r.items() if k not in ("latency_ms", "fps")} for r in rows]
+
+    board = results()
+    assert any(r["per_sensor"]["visible"] for r in board)
+    assert board == results(runner_factory=_IntegerReference)
 
 
 def test_cli_runs_the_board_in_child_processes(edm: Path, tmp_path: Path) -> None:

@@ -104,6 +104,67 @@ def test_quantized_input_matches_tensorquant_and_rounds_half_away(
         assert np.any((x / 2.0) % 1 == 0.5)
 
 
+def _lanes(c: int, h: int, w: int, dtype: str, lanes: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """A DMA-buffer-like destination: ``[H][W][lanes]`` words (sentinel 77), and the strided
+    ``[1, C, H, W]`` view of its first ``c`` lanes (what ``Runtime.input_buffer`` returns)."""
+    words = np.full((h, w, lanes), 77, dtype=dtype)
+    return words, words[:, :, :c].transpose(2, 0, 1)[None]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "order", "grey", "crop", "blob"),
+    [
+        ("int8", "BGR", False, False, False),
+        ("int8", "RGB", False, True, False),
+        ("uint8", "BGR", False, True, False),
+        ("int16", "RGB", False, False, False),
+        ("int8", "BGR", True, True, False),
+        ("int8", "RGB", False, True, True),  # a mean image: the general arithmetic path
+    ],
+)
+def test_quantized_frames_land_in_a_strided_dma_view_exactly(
+    dtype: str, order: str, grey: bool, crop: bool, blob: bool
+) -> None:
+    frame = _frame(90, 120, seed=11)
+    c = 1 if grey else 3
+    size = (40, 52) if crop else (32, 32)
+    mean_blob = (
+        np.random.default_rng(12).uniform(0, 255, (c, *size)).astype(np.float32) if blob else None
+    )
+    pre = Preprocess(
+        resize=size,
+        crop_size=32 if crop else None,
+        mean_value=() if blob else (104.0, 117.0, 123.0)[:c],
+        mean_blob=mean_blob,
+        scale=0.0172,
+        channel_order=order,
+        grayscale=grey,
+    )
+    tq = TensorQuant.of(0.03 if dtype != "int16" else 0.0005, dtype, nonnegative=dtype == "uint8")
+    spec = InputSpec("data", (1, c, 32, 32), pre, tq)
+    words, view = _lanes(c, 32, 32, dtype)
+    p = Preprocessor(spec, view)
+    assert p.buffer is view and (p._lut is None) == blob
+    p(frame)
+    p(frame)  # again: the in-place lookup must not leak into the next frame
+    src = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if grey else frame
+    want = tq.quantize(pre.apply(cv2.resize(src, size[::-1], interpolation=cv2.INTER_LINEAR)))
+    assert np.array_equal(view[0], want)
+    assert (words[:, :, c:] == 77).all()  # the other lanes are not touched
+    assert p.copies == 0
+
+
+def test_a_read_only_buffer_is_a_slot_in_flight() -> None:
+    spec = InputSpec("data", (1, 3, 8, 8), quant=TensorQuant.of(1.0, "int8"))
+    _, view = _lanes(3, 8, 8, "int8")
+    p = Preprocessor(spec, view)
+    view.flags.writeable = False  # what Runtime.submit_prepared does
+    with pytest.raises(PreprocessError, match="in flight"):
+        p(_frame(8, 8))
+    view.flags.writeable = True
+    p(_frame(8, 8))
+
+
 def test_quantized_backend_consumes_integers_bit_exactly() -> None:
     g = tiny_graph(TINY_SSD)
     calib = np.random.default_rng(1).uniform(-2, 2, size=(4, 3, 32, 32)).astype(np.float32)
@@ -173,16 +234,27 @@ class SpyBackend:
 
 
 @pytest.mark.parametrize(
-    ("mode", "quant"), [("stretch", None), ("letterbox", None), ("stretch", "int8")]
+    ("mode", "quant"),
+    [
+        ("stretch", None),
+        ("letterbox", None),
+        ("stretch", "int8"),
+        ("letterbox", "int8"),
+        ("stretch", "int16"),
+        ("stretch", "int8-dma"),
+    ],
 )
 def test_no_full_frame_copies_on_the_hot_path(mode: str, quant: str | None) -> None:
     g = tiny_graph(TINY_SSD)
     backend: InferenceBackend = SpyBackend(GraphBackend(g))
-    tq = TensorQuant.of(0.05, "int8") if quant else None
+    dtype = (quant or "").removesuffix("-dma")
+    tq = TensorQuant.of(0.05 if dtype == "int8" else 0.001, dtype) if quant else None
     spec = InputSpec(
         "data", (1, 3, 32, 32), Preprocess(mean_value=(120.0,), scale=0.02), tq, resize_mode=mode
     )
-    buf = backend.input_buffer("data") if quant is None else np.zeros((1, 3, 32, 32), np.int8)
+    buf = backend.input_buffer("data") if quant is None else np.zeros((1, 3, 32, 32), dtype)
+    if quant == "int8-dma":
+        buf = _lanes(3, 32, 32, dtype)[1]
     p = Preprocessor(spec, buf)
     frames = [_frame(480, 640, seed=s) for s in range(4)]
     p(frames[0])
