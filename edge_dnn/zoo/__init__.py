@@ -8,6 +8,9 @@ Bundled models:
 
 * ``digits``: an 8x8 handwritten-digit CNN trained by ``tools/train_digits.py``
   (see :mod:`edge_dnn.train.digits`); float held-out accuracy in its ``metrics.json``.
+* ``synthdet``: a small heat-map detector of the synthetic two-sensor scenes (visible and
+  thermal) trained by ``vision_pipeline.train_detector``; float held-out precision and recall per
+  sensor in its ``metrics.json``.
 
 Example::
 
