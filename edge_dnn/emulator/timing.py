@@ -234,6 +234,29 @@ class TimingModel:
         return cycles / (self.cfg.clocks.fabric_mhz * 1e6)
 
 
+@dataclasses.dataclass
+class ConfigRegisters:
+    """The CONFIG_* registers in force while a decoded stream is walked (what the engine
+    latches), so that each tile instruction is timed with its layer's configuration."""
+
+    conv: ConfigConv | None = None
+    pool: ConfigPool | None = None
+    elt: ConfigEltwise | None = None
+    norm: ConfigNorm | None = None
+
+    def cycles(self, tm: TimingModel, instr: Instruction) -> int:
+        """Latch ``instr`` if it is a CONFIG_*, then its busy cycles (``instruction_cycles``)."""
+        if isinstance(instr, ConfigConv):
+            self.conv = instr
+        elif isinstance(instr, ConfigPool):
+            self.pool = instr
+        elif isinstance(instr, ConfigEltwise):
+            self.elt = instr
+        elif isinstance(instr, ConfigNorm):
+            self.norm = instr
+        return tm.instruction_cycles(instr, self.conv, self.pool, self.elt, norm=self.norm)
+
+
 class Timeline:
     """Concurrent schedule of the decoder and the four units (fabric cycles from START).
 

@@ -48,13 +48,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from edge_dnn.compiler.model import ArmStep, CompiledModel, EngineStep
-from edge_dnn.emulator.timing import ISSUE_CYCLES, Timeline, TimingModel
+from edge_dnn.emulator.timing import ISSUE_CYCLES, ConfigRegisters, Timeline, TimingModel
 from edge_dnn.isa import (
     ComputeTile,
     ConfigConv,
-    ConfigEltwise,
-    ConfigNorm,
-    ConfigPool,
     EltwiseTile,
     End,
     LoadInput,
@@ -522,10 +519,7 @@ def profile_model(
         assert isinstance(step, EngineStep)
         stream = decode_stream(step.cmd)
         timeline = Timeline(tm.decode_cycles())
-        conv: ConfigConv | None = None
-        pool: ConfigPool | None = None
-        elt: ConfigEltwise | None = None
-        norm: ConfigNorm | None = None
+        regs = ConfigRegisters()
         per_tag: dict[int, LayerProfile] = {}
         work: dict[int, _LayerWork] = {}
         conv_macs: dict[int, int] = {}
@@ -534,16 +528,9 @@ def profile_model(
         last_end: dict[int, int] = {}
         run_bytes = 0
         for ins in stream.instructions:
-            if isinstance(ins, ConfigConv):
-                conv = ins
-            elif isinstance(ins, ConfigPool):
-                pool = ins
-            elif isinstance(ins, ConfigEltwise):
-                elt = ins
-            elif isinstance(ins, ConfigNorm):
-                norm = ins
             unit = OPCODES[ins.OPCODE].unit
-            cycles = tm.instruction_cycles(ins, conv, pool, elt, norm=norm)
+            cycles = regs.cycles(tm, ins)
+            conv, pool, norm = regs.conv, regs.pool, regs.norm
             if isinstance(ins, ComputeTile) and conv is not None:
                 passes = tm.compute_passes(conv, ins)
                 f = _int8_factor(cfg, conv)

@@ -23,13 +23,9 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from edge_dnn.compiler.model import CompiledModel, EngineStep
-from edge_dnn.emulator.timing import Timeline, TimingModel
+from edge_dnn.emulator.timing import ConfigRegisters, Timeline, TimingModel
 from edge_dnn.errors import InputError
 from edge_dnn.isa import (
-    ConfigConv,
-    ConfigEltwise,
-    ConfigNorm,
-    ConfigPool,
     End,
     Sync,
     decode_stream,
@@ -197,23 +193,11 @@ def run_schedule(
         k: str(row.get("name", f"tag {k}")) for k, row in enumerate(model.report.get("layers", []))
     }
     timeline = Timeline(tm.decode_cycles())
-    conv: ConfigConv | None = None
-    pool: ConfigPool | None = None
-    elt: ConfigEltwise | None = None
-    norm: ConfigNorm | None = None
+    regs = ConfigRegisters()
     out: list[Interval] = []
     for ins in decode_stream(run.cmd).instructions:
-        # The CONFIG_* instructions set the state the following tiles are timed with.
-        if isinstance(ins, ConfigConv):
-            conv = ins
-        elif isinstance(ins, ConfigPool):
-            pool = ins
-        elif isinstance(ins, ConfigEltwise):
-            elt = ins
-        elif isinstance(ins, ConfigNorm):
-            norm = ins
         spec = OPCODES[ins.OPCODE]
-        cycles = tm.instruction_cycles(ins, conv, pool, elt, norm=norm)
+        cycles = regs.cycles(tm, ins)
         start, end = timeline.issue(
             spec.unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
         )
