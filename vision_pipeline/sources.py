@@ -9,7 +9,9 @@ Sources:
 * :class:`CaptureSource`: anything ``cv2.VideoCapture`` opens: a camera index, a video file, an
   RTSP/HTTP URL or a GStreamer pipeline string (when OpenCV is built with GStreamer). Live
   sources (cameras, streams) reconnect with exponential backoff when frames stop, then raise
-  :class:`~vision_pipeline.errors.SourceLostError`; every wait has a deadline.
+  :class:`~vision_pipeline.errors.SourceLostError`. Reads are bounded by the backend: the
+  FFmpeg backend (files, URLs) by the policy's ``read_timeout``, cameras (V4L2) by OpenCV's
+  own poll timeout; a GStreamer pipeline read waits as long as the pipeline does.
 * :class:`ImageFolderSource`: the images of a folder in sorted file-name order.
 * :class:`SyntheticScene` / :class:`SyntheticSource`: a deterministic scene of moving objects
   with ground truth, rendered by a visible camera and by a lower-resolution thermal camera
