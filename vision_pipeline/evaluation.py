@@ -106,17 +106,7 @@ class DetectionEvaluator:
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """``{key: {precision, recall, f1, tp, fp, fn}}`` (JSON-ready)."""
-        return {
-            k: {
-                "precision": round(c.precision, 4),
-                "recall": round(c.recall, 4),
-                "f1": round(c.f1, 4),
-                "tp": c.tp,
-                "fp": c.fp,
-                "fn": c.fn,
-            }
-            for k, c in self.counts.items()
-        }
+        return {k: c.as_dict() for k, c in self.counts.items()}
 
     def format(self) -> str:
         """One line per key: precision, recall, F1 and the counts."""

@@ -406,6 +406,17 @@ class MatchCounts:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    def as_dict(self) -> dict[str, float | int]:
+        """``{precision, recall, f1, tp, fp, fn}``, rates rounded to 4 digits (JSON-ready)."""
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
+
 
 def match_detections(
     dets: Sequence[Detection],

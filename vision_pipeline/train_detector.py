@@ -389,17 +389,7 @@ def evaluate(
         c = match_detections(dets, samples.truth[k])
         counts[MODALITIES[int(samples.modality[k])]] += c
         counts["all"] += c
-    return {
-        m: {
-            "precision": round(c.precision, 4),
-            "recall": round(c.recall, 4),
-            "f1": round(c.f1, 4),
-            "tp": c.tp,
-            "fp": c.fp,
-            "fn": c.fn,
-        }
-        for m, c in counts.items()
-    }
+    return {m: c.as_dict() for m, c in counts.items()}
 
 
 def train_detector(
