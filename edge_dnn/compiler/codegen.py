@@ -146,13 +146,23 @@ class _Ctx:
     """Per-layer buffer regions and helpers."""
 
     def __init__(
-        self, em: RunEmitter, cfg: OverlayConfig, work_base: int, tag: int, blob: WeightsBlob
+        self,
+        em: RunEmitter,
+        cfg: OverlayConfig,
+        work_base: int,
+        tag: int,
+        blob: WeightsBlob,
+        vec: bool = False,
     ) -> None:
         self.em, self.cfg, self.work_base, self.tag, self.blob = em, cfg, work_base, tag, blob
         self.cb = block_bytes(cfg)
         out = cfg.buffer("output")
         self.out_region = out.banks * out.depth // 2
-        self.n_tiles = 0
+        # Output tiles alternate between the two halves of the output buffer. A layer on the
+        # window unit (VEC) starts in the upper half, a PE-array layer in the lower one: a
+        # pooling layer's first tile then does not wait for the store of the PE array's
+        # previous tile, so the two units overlap (docs/compiler.md 3.2).
+        self.n_tiles = 1 if vec else 0
 
     def out_base(self) -> int:
         base = (self.n_tiles % 2) * self.out_region
@@ -517,7 +527,7 @@ def gen_pool(
 ) -> None:
     """Instructions of a MAX / AVE pooling layer (``slot``: half of the params buffer holding
     the divisor table, as for :func:`gen_conv`)."""
-    cx = _Ctx(em, cfg, work_base, tag, blob)
+    cx = _Ctx(em, cfg, work_base, tag, blob, vec=True)
     geo = spec.geo
     em.emit(
         ConfigPool,
@@ -604,7 +614,7 @@ def gen_norm(
 ) -> None:
     """Instructions of an ACROSS_CHANNELS LRN: its factor table into half ``slot`` of the params
     buffer, then NORM_TILEs of all channel blocks x rows over the resident map or row bands."""
-    cx = _Ctx(em, cfg, work_base, tag, blob)
+    cx = _Ctx(em, cfg, work_base, tag, blob, vec=True)
     geo, nb = spec.geo, spec.blocks
     em.emit(
         ConfigNorm,

@@ -48,7 +48,7 @@ Segment = tuple[str, int, int]
 """A contiguous DDR range of a data stream: ``(region key, byte offset in the region, bytes)``."""
 
 _QUEUE: dict[tuple[Unit, Unit], Token] = {ends: tok for tok, ends in TOKEN_ENDPOINTS.items()}
-_UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST)
+_UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST, Unit.VEC)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -97,6 +97,7 @@ from edge_dnn.compiler.errors import (
 )
 from edge_dnn.emulator.errors import DmaError
 from edge_dnn.errors import InputError
+from edge_dnn.isa.format import ISA_MAJOR, ISA_MINOR
 from edge_dnn.layers.base import Layer
 from edge_dnn.quant.arith import QuantizationError
 from edge_dnn.quant.qgraph import NodeQuant, QuantizedGraph, TensorQuant
@@ -964,6 +965,13 @@ def _read_container(
         raise corrupt(f"header is not valid JSON: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("blobs"), list):
         raise corrupt("header has no blob index")
+    iv = header.get("isa_version")
+    if isinstance(iv, list) and len(iv) == 2 and (iv[0] != ISA_MAJOR or iv[1] > ISA_MINOR):
+        raise EdmVersionError(
+            f"command streams of ISA {iv[0]}.{iv[1]}; this edge-dnn runs ISA "
+            f"{ISA_MAJOR}.0 .. {ISA_MAJOR}.{ISA_MINOR} (recompile the network)",
+            path,
+        )
     blobs: list[np.ndarray] = []
     for i, b in enumerate(header["blobs"]):
         try:

@@ -686,9 +686,17 @@ class Engine:
         cycles = self.timing.instruction_cycles(
             ins, self._conv, self._pool, self._elt, norm=self._norm
         )
-        self._timeline.issue(
-            unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
+        start, end = self._timeline.issue(
+            unit,
+            cycles,
+            ins.wait,
+            ins.signal,
+            barrier=isinstance(ins, Sync | End),
+            resources=self.timing.shared_resources(ins, self._conv, self._pool),
+            burst_cycles=self.timing.burst_cycles(ins, self._pool, self._norm),
         )
+        if unit != Unit.DEC:
+            cycles = end - start  # a window-unit tile may have run in burst mode
         c = self.counters
         c.instructions += 1
         c.by_opcode[ins.OPCODE.name] += 1

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from edge_dnn.emulator.errors import EmulatorError
 from edge_dnn.isa import Instruction, Token, Unit
 
-UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST)
+UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST, Unit.VEC)
 _COL = {u: k for k, u in enumerate(UNITS)}
 _N = len(UNITS)
 _TOKENS = tuple((t, int(t)) for t in Token)

@@ -24,6 +24,7 @@ overhead of :data:`ISSUE_CYCLES`.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import math
@@ -63,6 +64,15 @@ ISSUE_CYCLES = 2
 """Fixed cost of starting any instruction in its unit (register setup, address generators)."""
 
 _TOKENS = tuple(Token)
+
+RES_READ = 1
+"""Every read slot of the input-buffer banks (VEC reads in the slots a sharing CMP pass leaves)."""
+RES_MULT = 2
+"""The vector unit's multipliers (average-pooling divisor, LRN factor, eltwise rescale)."""
+RES_LANES = 4
+"""The vector unit's lane adders / comparators (VEC windows, CMP's ELTWISE_TILE)."""
+RES_PORTS = 8
+"""Every buffer port slot: held by each CMP tile, and by a VEC tile in burst mode."""
 
 
 def _ceil(a: int, b: int) -> int:
@@ -175,14 +185,52 @@ class TimingModel:
         red = taps if conv.depthwise else tile.in_cb * cbc * taps
         return tile.out_cb * cbc * tile.n_oh * conv.out_w * red
 
-    def pool_cycles(self, pool: ConfigPool, tile: PoolTile) -> int:
-        """POOL_TILE: window taps over ``vector_lanes`` (max) or half of it (average) per cycle."""
+    def _vec_port_cycles(self, reads: int, writes: int, burst: bool) -> int:
+        """Cycles the window unit (VEC) needs for its input-buffer reads and output-buffer
+        writes (``docs/engine.md`` 8.2): next to a PE-array pass it has every other read and
+        write slot of each bank (half the banks' words per cycle); in burst mode, which it
+        takes when the PE array is idle, every slot."""
+        rb, wb = self.cfg.buffer("input").banks, self.cfg.buffer("output").banks
+        k = 1 if burst else 2
+        return max(_ceil(k * reads, rb), _ceil(k * writes, wb))
+
+    def pool_line_buffered(self, pool: ConfigPool) -> bool:
+        """Whether the line buffer holds ``kernel_h`` partial rows of one channel block
+        (partial sums of average pooling take two words per word of input)."""
+        width = 2 if pool.kind == PoolKind.AVE else 1
+        return pool.kernel_h * pool.out_w * width <= self.cfg.derived.line_buffer_words
+
+    def pool_cycles(self, pool: ConfigPool, tile: PoolTile, burst: bool = False) -> int:
+        """POOL_TILE on the window unit: separable windows through the line buffer.
+
+        Line-buffered (:meth:`pool_line_buffered`): each resident input row of a channel block
+        is read once and reduced horizontally (``kernel_w - 1`` lane operations per output
+        column), the partial rows go to the line buffer and each output reduces ``kernel_h``
+        of them (``kernel_h - 1`` operations). Otherwise every window tap is read from the
+        input buffer (``kernel_h x kernel_w - 1`` operations per output). The tile takes the
+        largest of: lane operations over ``vector_lanes`` (max) or half of it (average: the
+        adders share the lanes with the divisor product), and the buffer-port cycles of its
+        input and output words (:meth:`_vec_port_cycles`, shared or ``burst`` mode).
+        """
         cbc = block_channels(self.cfg, pool.precision)
-        taps = tile.n_cb * cbc * tile.n_oh * pool.out_w * pool.kernel_h * pool.kernel_w
+        kh, kw, ow = pool.kernel_h, pool.kernel_w, pool.out_w
+        outputs = tile.n_cb * tile.n_oh * ow
+        if self.pool_line_buffered(pool):
+            rows = min(tile.in_rows, (tile.n_oh - 1) * pool.stride_h + kh)
+            ops = tile.n_cb * cbc * (rows * ow * (kw - 1) + tile.n_oh * ow * (kh - 1))
+            reads = tile.n_cb * rows * pool.in_w
+        else:
+            ops = outputs * cbc * (kh * kw - 1)
+            reads = outputs * kh * kw
         lanes = self.cfg.pe.vector_lanes
         if pool.kind == PoolKind.AVE:
             lanes = max(1, lanes // 2)
-        return ISSUE_CYCLES + _ceil(taps, lanes)
+        body = max(
+            _ceil(ops, lanes),
+            _ceil(outputs * cbc, lanes),
+            self._vec_port_cycles(reads, outputs, burst),
+        )
+        return ISSUE_CYCLES + body
 
     def eltwise_cycles(self, elt: ConfigEltwise, tile: EltwiseTile) -> int:
         """ELTWISE_TILE: elements over ``vector_lanes`` (max) or half of it (sum) per cycle."""
@@ -192,15 +240,63 @@ class TimingModel:
             lanes = max(1, lanes // 2)
         return ISSUE_CYCLES + _ceil(n, lanes)
 
-    def norm_cycles(self, norm: ConfigNorm, tile: NormTile) -> int:
+    def norm_cycles(self, norm: ConfigNorm, tile: NormTile, burst: bool = False) -> int:
         """NORM_TILE: two vector-lane reads per element over ``vector_lanes`` per cycle.
 
         The channel window slides along the channels of a pixel: each element enters the running
         sum of squares once and leaves it once, whatever ``local_size``; the centre value, the
         table lookup, the multiply and the round-shift are pipelined behind it.
         """
-        n = tile.n_cb * block_channels(self.cfg, norm.precision) * tile.n_oh * norm.in_w
-        return ISSUE_CYCLES + _ceil(2 * n, self.cfg.pe.vector_lanes)
+        words = tile.n_cb * tile.n_oh * norm.in_w
+        n = words * block_channels(self.cfg, norm.precision)
+        body = max(
+            _ceil(2 * n, self.cfg.pe.vector_lanes), self._vec_port_cycles(words, words, burst)
+        )
+        return ISSUE_CYCLES + body
+
+    def burst_cycles(
+        self, instr: Instruction, pool: ConfigPool | None = None, norm: ConfigNorm | None = None
+    ) -> int | None:
+        """Cycles of a window-unit tile in burst mode (every buffer port slot), None for any
+        other instruction."""
+        if isinstance(instr, PoolTile) and pool is not None:
+            return self.pool_cycles(pool, instr, burst=True)
+        if isinstance(instr, NormTile) and norm is not None:
+            return self.norm_cycles(norm, instr, burst=True)
+        return None
+
+    def cmp_full_read(self, conv: ConfigConv, stride_w: int | None = None) -> bool:
+        """Whether a COMPUTE_TILE pass may use every read slot of an input bank (and so
+        excludes the window unit): depthwise passes, and dense passes whose lanes read their
+        bank more often than every other cycle (``SUB = 1``, or strides that put several lanes
+        on one bank)."""
+        if conv.depthwise:
+            return True
+        banks = self.cfg.buffer("input").banks
+        stride = conv.stride_w if stride_w is None else stride_w
+        per_bank = _ceil(self.cfg.pe.pixels * math.gcd(stride, banks), banks)
+        return 2 * per_bank > sub_steps(self.cfg, conv.precision)
+
+    def shared_resources(
+        self,
+        instr: Instruction,
+        conv: ConfigConv | None = None,
+        pool: ConfigPool | None = None,
+    ) -> int:
+        """Datapath resources of CMP and VEC that ``instr`` cannot share with the other unit
+        (bits :data:`RES_READ`, :data:`RES_MULT`, :data:`RES_LANES`); two instructions of CMP
+        and VEC whose masks intersect never run at the same time (``docs/engine.md`` 8.2)."""
+        if isinstance(instr, PoolTile):
+            mult = RES_MULT if pool is not None and pool.kind == PoolKind.AVE else 0
+            return RES_READ | RES_LANES | mult
+        if isinstance(instr, NormTile):
+            return RES_READ | RES_LANES | RES_MULT
+        if isinstance(instr, EltwiseTile):
+            return RES_PORTS | RES_LANES | RES_MULT
+        if isinstance(instr, ComputeTile) and conv is not None:
+            read = RES_READ if self.cmp_full_read(conv) else 0
+            return RES_PORTS | read | (RES_MULT | RES_LANES if instr.fuse_eltwise else 0)
+        return 0
 
     def instruction_cycles(
         self,
@@ -256,16 +352,29 @@ class ConfigRegisters:
             self.norm = instr
         return tm.instruction_cycles(instr, self.conv, self.pool, self.elt, norm=self.norm)
 
+    def burst_cycles(self, tm: TimingModel, instr: Instruction) -> int | None:
+        """:meth:`TimingModel.burst_cycles` of ``instr`` under the registers in force."""
+        return tm.burst_cycles(instr, self.pool, self.norm)
+
+    def resources(self, tm: TimingModel, instr: Instruction) -> int:
+        """:meth:`TimingModel.shared_resources` of ``instr`` under the registers in force
+        (call after :meth:`cycles`, which latches a CONFIG_*)."""
+        return tm.shared_resources(instr, self.conv, self.pool)
+
 
 class Timeline:
-    """Concurrent schedule of the decoder and the four units (fabric cycles from START).
+    """Concurrent schedule of the decoder and the five units (fabric cycles from START).
+
+    CMP and VEC share datapath resources (:meth:`TimingModel.shared_resources`): an
+    instruction of one of them never overlaps an instruction of the other whose resource mask
+    intersects its own; it starts after it (or fits entirely before it).
 
     Args:
         decode_cycles: Cycles the decoder spends per instruction (see
             :meth:`TimingModel.decode_cycles`).
     """
 
-    UNITS: Sequence[Unit] = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST)
+    UNITS: Sequence[Unit] = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST, Unit.VEC)
 
     def __init__(self, decode_cycles: int = 1) -> None:
         self.decode_cycles = decode_cycles
@@ -276,9 +385,35 @@ class Timeline:
             t: collections.deque() for t in _TOKENS
         }
         self.end = 0
+        # (start, end, resources) of CMP / VEC instructions with a non-empty resource mask,
+        # in start order (each unit is in order).
+        self._held: dict[Unit, list[tuple[int, int, int]]] = {Unit.CMP: [], Unit.VEC: []}
+
+    def _clear_of(self, unit: Unit, start: int, cycles: int, resources: int) -> int:
+        """Earliest start >= ``start`` at which ``cycles`` overlap no conflicting interval of
+        the other unit of the CMP / VEC pair."""
+        other = self._held[Unit.VEC if unit == Unit.CMP else Unit.CMP]
+        k = bisect.bisect_left(other, (start,)) - 1
+        k = max(k, 0)
+        while k < len(other):
+            s, e, r = other[k]
+            k += 1
+            if e <= start or not r & resources:
+                continue
+            if s >= start + cycles:
+                break
+            start = e
+        return start
 
     def issue(
-        self, unit: Unit, cycles: int, wait: int = 0, signal: int = 0, barrier: bool = False
+        self,
+        unit: Unit,
+        cycles: int,
+        wait: int = 0,
+        signal: int = 0,
+        barrier: bool = False,
+        resources: int = 0,
+        burst_cycles: int | None = None,
     ) -> tuple[int, int]:
         """Schedule one instruction; returns its (start, end) cycle.
 
@@ -288,6 +423,10 @@ class Timeline:
             wait: Token queues it waits on.
             signal: Token queues it signals on completion.
             barrier: SYNC / END: the decoder waits until every unit is idle.
+            resources: CMP / VEC datapath resources it holds (:meth:`ConfigRegisters.resources`).
+            burst_cycles: For a VEC tile, its cycles in burst mode: taken (holding
+                :data:`RES_PORTS`) when no PE-array tile is in the way at the start it would
+                have in shared mode; the returned interval then has this length.
 
         Tokens missing from the model's queues (a stream the emulator would reject) are treated
         as available at dispatch time.
@@ -303,6 +442,14 @@ class Timeline:
         for t in _TOKENS:
             if wait & int(t) and self._tokens[t]:
                 start = max(start, self._tokens[t].popleft())
+        if resources and unit in self._held:
+            first = start
+            start = self._clear_of(unit, first, cycles, resources)
+            if burst_cycles is not None and unit == Unit.VEC:
+                burst_res = resources | RES_PORTS
+                if self._clear_of(unit, first, burst_cycles, burst_res) == start:
+                    cycles, resources = burst_cycles, burst_res
+            bisect.insort(self._held[unit], (start, start + cycles, resources))
         end = start + cycles
         self.free[unit] = end
         self.busy[unit] += cycles

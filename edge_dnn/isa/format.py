@@ -1,4 +1,4 @@
-"""The engine's binary command format (ISA v1.1): field tables, encoder and decoder side by side.
+"""The engine's binary command format (ISA v2.0): field tables, encoder and decoder side by side.
 
 A command stream is a sequence of little-endian 32-bit *command words*: an 8-word header, then
 instructions of exactly 8 words (256 bits) each, the last one ``END``. Every field of every
@@ -33,11 +33,13 @@ import numpy.typing as npt
 from edge_dnn.isa.errors import ErrorCode, IsaError
 
 # ---------------------------------------------------------------------------- constants
-ISA_MAJOR = 1
-"""Incompatible changes bump the major version; an engine runs only streams of its own major."""
-ISA_MINOR = 1
+ISA_MAJOR = 2
+"""Incompatible changes bump the major version; an engine runs only streams of its own major.
+2.0 added the window unit VEC (pooling and LRN run concurrently with the PE array) and its six
+token queues; the token masks grew to 12 bits and the opcode mode bits moved to word 6."""
+ISA_MINOR = 0
 """Compatible additions (new opcodes, fields in formerly reserved bits) bump the minor version;
-an engine runs streams whose minor is <= its own. 1.1 added CONFIG_NORM / NORM_TILE (LRN)."""
+an engine runs streams whose minor is <= its own."""
 STREAM_MAGIC = 0x434E4445
 """First word of every command stream: the bytes ``E D N C`` in memory order."""
 WORD_BITS = 32
@@ -87,9 +89,13 @@ class Unit(enum.IntEnum):
     LDA = 2
     """Activation loader: act_in streams into the input buffer."""
     CMP = 3
-    """Compute: the PE array with its requantizer and the vector unit (pooling, eltwise)."""
+    """Compute: the PE array with its requantizer and eltwise stage (convolution, inner
+    product, eltwise)."""
     ST = 4
     """Store: output buffer to the act_out streams, or back into the input buffer."""
+    VEC = 5
+    """Window unit (ISA 2.0): max / average pooling and LRN on the vector lanes, concurrently
+    with the PE array."""
 
 
 class Token(enum.IntFlag):
@@ -107,6 +113,18 @@ class Token(enum.IntFlag):
     """Output tile written (RAW): CMP signals, ST waits."""
     ST_CMP = 0x20
     """Output region drained / loop-back data written (WAR and RAW): ST signals, CMP waits."""
+    LDW_VEC = 0x40
+    """Params (divisor / LRN tables) loaded (RAW): LDW signals, VEC waits (ISA 2.0)."""
+    VEC_LDW = 0x80
+    """Params region free again (WAR): VEC signals, LDW waits."""
+    LDA_VEC = 0x100
+    """Activations loaded (RAW): LDA signals, VEC waits."""
+    VEC_LDA = 0x200
+    """Input-buffer region free again (WAR): VEC signals, LDA waits."""
+    VEC_ST = 0x400
+    """Output tile written (RAW): VEC signals, ST waits."""
+    ST_VEC = 0x800
+    """Output region drained / loop-back data written (WAR and RAW): ST signals, VEC waits."""
 
 
 TOKEN_ENDPOINTS: Mapping[Token, tuple[Unit, Unit]] = MappingProxyType(
@@ -117,6 +135,12 @@ TOKEN_ENDPOINTS: Mapping[Token, tuple[Unit, Unit]] = MappingProxyType(
         Token.CMP_LDA: (Unit.CMP, Unit.LDA),
         Token.CMP_ST: (Unit.CMP, Unit.ST),
         Token.ST_CMP: (Unit.ST, Unit.CMP),
+        Token.LDW_VEC: (Unit.LDW, Unit.VEC),
+        Token.VEC_LDW: (Unit.VEC, Unit.LDW),
+        Token.LDA_VEC: (Unit.LDA, Unit.VEC),
+        Token.VEC_LDA: (Unit.VEC, Unit.LDA),
+        Token.VEC_ST: (Unit.VEC, Unit.ST),
+        Token.ST_VEC: (Unit.ST, Unit.VEC),
     }
 )
 """(signalling unit, waiting unit) of every token queue."""
@@ -318,12 +342,13 @@ class OpcodeSpec:
 
 COMMON_FIELDS: tuple[Field, ...] = (
     _u("opcode", 0, 0, 8, 1, 255, doc="operation (Opcode)"),
-    _mask("wait", 0, 8, 6, 0, "token queues to take one token from before executing (Token)"),
-    _mask("signal", 0, 14, 6, 0, "token queues to give one token to after completing (Token)"),
+    _mask("wait", 0, 8, 12, 0, "token queues to take one token from before executing (Token)"),
+    _mask("signal", 0, 20, 12, 0, "token queues to give one token to after completing (Token)"),
     _u("tag", 7, 0, 16, doc="diagnostic tag (the compiler writes the layer index); no effect"),
     _u("crc16", 7, 16, 16, doc="CRC-16/CCITT-FALSE of bytes 0..29 of the instruction"),
 )
-"""Fields shared by every opcode (word 0 bits 19:0, word 7)."""
+"""Fields shared by every opcode (word 0, word 7). Opcode-specific mode bits live in word 6
+(bits 20..24) since ISA 2.0, which gave word 0 to the twelve token queues."""
 
 _PX = "px"
 
@@ -419,9 +444,9 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.CONFIG_CONV,
         Unit.CMP,
         (
-            _e("precision", 0, 20, 1, Precision, _PREC_DOC),
-            _b("in_signed", 0, 21, "input bytes are int8 (1) or uint8 (0); 1 for int16"),
-            _b("depthwise", 0, 22, "output channel c reads input channel c only"),
+            _e("precision", 6, 20, 1, Precision, _PREC_DOC),
+            _b("in_signed", 6, 21, "input bytes are int8 (1) or uint8 (0); 1 for int16"),
+            _b("depthwise", 6, 22, "output channel c reads input channel c only"),
             *_geometry(),
             _u("dilation_h", 4, 16, 8, 1, unit=_PX, doc="vertical dilation"),
             _u("dilation_w", 4, 24, 8, 1, unit=_PX, doc="horizontal dilation"),
@@ -432,11 +457,11 @@ _SPECS: tuple[OpcodeSpec, ...] = (
     ),
     OpcodeSpec(
         Opcode.CONFIG_POOL,
-        Unit.CMP,
+        Unit.VEC,
         (
-            _e("precision", 0, 20, 1, Precision, _PREC_DOC),
-            _b("in_signed", 0, 21, "input bytes are int8 (1) or uint8 (0); 1 for int16"),
-            _e("kind", 0, 22, 1, PoolKind, "pooling method (PoolKind: 0 max, 1 average)"),
+            _e("precision", 6, 20, 1, Precision, _PREC_DOC),
+            _b("in_signed", 6, 21, "input bytes are int8 (1) or uint8 (0); 1 for int16"),
+            _e("kind", 6, 22, 1, PoolKind, "pooling method (PoolKind: 0 max, 1 average)"),
             *_geometry(),
             _u(
                 "n_area",
@@ -467,10 +492,10 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.CONFIG_ELTWISE,
         Unit.CMP,
         (
-            _e("precision", 0, 20, 1, Precision, _PREC_DOC),
-            _b("a_signed", 0, 21, "operand a bytes are int8 (1) or uint8 (0); 1 for int16"),
-            _b("b_signed", 0, 22, "operand b bytes are int8 (1) or uint8 (0); 1 for int16"),
-            _e("op", 0, 23, 1, EltwiseOp, "operation (EltwiseOp: 0 sum, 1 max)"),
+            _e("precision", 6, 20, 1, Precision, _PREC_DOC),
+            _b("a_signed", 6, 21, "operand a bytes are int8 (1) or uint8 (0); 1 for int16"),
+            _b("b_signed", 6, 22, "operand b bytes are int8 (1) or uint8 (0); 1 for int16"),
+            _e("op", 6, 23, 1, EltwiseOp, "operation (EltwiseOp: 0 sum, 1 max)"),
             _s("m_a", 1, 0, 17, -65535, 65535, unit="int", doc="sum: multiplier of operand a"),
             _s("m_b", 2, 0, 17, -65535, 65535, unit="int", doc="sum: multiplier of operand b"),
             _u("shift", 3, 0, 6, 1, 63, unit="bits", doc="sum: shared right shift S"),
@@ -481,10 +506,10 @@ _SPECS: tuple[OpcodeSpec, ...] = (
     ),
     OpcodeSpec(
         Opcode.CONFIG_NORM,
-        Unit.CMP,
+        Unit.VEC,
         (
-            _e("precision", 0, 20, 1, Precision, _PREC_DOC + "; 1.1: int8 only"),
-            _b("in_signed", 0, 21, "input bytes are int8 (1) or uint8 (0)"),
+            _e("precision", 6, 20, 1, Precision, _PREC_DOC + "; int8 only"),
+            _b("in_signed", 6, 21, "input bytes are int8 (1) or uint8 (0)"),
             _u("in_h", 1, 0, 16, 1, unit=_PX, doc="map height (the output has the same)"),
             _u("in_w", 1, 16, 16, 1, unit=_PX, doc="map width (the output has the same)"),
             _u(
@@ -521,7 +546,7 @@ _SPECS: tuple[OpcodeSpec, ...] = (
             Rule(
                 "precision",
                 lambda v: v["precision"] == int(Precision.INT8),
-                "precision must be INT8 (int16 LRN runs on the ARM in ISA 1.1)",
+                "precision must be INT8 (int16 LRN runs on the ARM)",
             ),
             Rule("local_size", lambda v: v["local_size"] % 2 == 1, "local_size must be odd"),
         ),
@@ -531,7 +556,7 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.LOAD_INPUT,
         Unit.LDA,
         (
-            _mask("streams", 0, 20, STREAM_MASK_BITS, 1, _STREAMS_DOC + " (act_in)"),
+            _mask("streams", 6, 20, STREAM_MASK_BITS, 1, _STREAMS_DOC + " (act_in)"),
             _u("dst_base", 1, 0, _A, unit="words", doc="first input-buffer word written"),
             _u("n_words", 2, 0, _A, 1, unit="words", doc="input-buffer words written"),
         ),
@@ -542,7 +567,7 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.LOAD_WEIGHTS,
         Unit.LDW,
         (
-            _mask("streams", 0, 20, STREAM_MASK_BITS, 1, _STREAMS_DOC + " (weights)"),
+            _mask("streams", 6, 20, STREAM_MASK_BITS, 1, _STREAMS_DOC + " (weights)"),
             _u(
                 "dst_base",
                 1,
@@ -568,7 +593,7 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.LOAD_PARAMS,
         Unit.LDW,
         (
-            _mask("streams", 0, 20, STREAM_MASK_BITS, 1, _STREAMS_DOC + " (weights)"),
+            _mask("streams", 6, 20, STREAM_MASK_BITS, 1, _STREAMS_DOC + " (weights)"),
             _u(
                 "dst_base",
                 1,
@@ -594,10 +619,10 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.COMPUTE_TILE,
         Unit.CMP,
         (
-            _b("acc_first", 0, 20, "start the accumulators from the bias (else continue)"),
-            _b("acc_last", 0, 21, "requantize and write the outputs (else keep accumulating)"),
-            _b("fuse_eltwise", 0, 22, "apply the configured eltwise with operand b at res_base"),
-            _b("out_map", 0, 23, "output region holds the whole map (else just this tile)"),
+            _b("acc_first", 6, 20, "start the accumulators from the bias (else continue)"),
+            _b("acc_last", 6, 21, "requantize and write the outputs (else keep accumulating)"),
+            _b("fuse_eltwise", 6, 22, "apply the configured eltwise with operand b at res_base"),
+            _b("out_map", 6, 23, "output region holds the whole map (else just this tile)"),
             _u(
                 "in_base",
                 1,
@@ -670,9 +695,9 @@ _SPECS: tuple[OpcodeSpec, ...] = (
     ),
     OpcodeSpec(
         Opcode.POOL_TILE,
-        Unit.CMP,
+        Unit.VEC,
         (
-            _b("out_map", 0, 23, "output region holds the whole map (else just this tile)"),
+            _b("out_map", 6, 23, "output region holds the whole map (else just this tile)"),
             _u(
                 "in_base",
                 1,
@@ -697,7 +722,7 @@ _SPECS: tuple[OpcodeSpec, ...] = (
             ),
         ),
         (),
-        "max / average pooling of one output tile on the vector unit",
+        "max / average pooling of one output tile on the window unit (VEC)",
     ),
     OpcodeSpec(
         Opcode.ELTWISE_TILE,
@@ -709,13 +734,13 @@ _SPECS: tuple[OpcodeSpec, ...] = (
             _u("n_words", 4, 0, _A, 1, unit="words", doc="words of each operand"),
         ),
         (),
-        "element-wise sum / max of two word ranges on the vector unit",
+        "element-wise sum / max of two word ranges on the eltwise stage of the requantizer",
     ),
     OpcodeSpec(
         Opcode.NORM_TILE,
-        Unit.CMP,
+        Unit.VEC,
         (
-            _b("out_map", 0, 23, "output region holds the whole map (else just this tile)"),
+            _b("out_map", 6, 23, "output region holds the whole map (else just this tile)"),
             _u(
                 "in_base",
                 1,
@@ -748,16 +773,16 @@ _SPECS: tuple[OpcodeSpec, ...] = (
             ),
         ),
         (),
-        "LRN across channels of a band of rows x all channel blocks on the vector unit",
+        "LRN across channels of a band of rows x all channel blocks on the window unit (VEC)",
     ),
     OpcodeSpec(
         Opcode.STORE_TILE,
         Unit.ST,
         (
             _mask(
-                "streams", 0, 20, STREAM_MASK_BITS, 0, _STREAMS_DOC + " (act_out); 0 with loopback"
+                "streams", 6, 20, STREAM_MASK_BITS, 0, _STREAMS_DOC + " (act_out); 0 with loopback"
             ),
-            _b("loopback", 0, 24, "write into the input buffer instead of the act_out streams"),
+            _b("loopback", 6, 24, "write into the input buffer instead of the act_out streams"),
             _u("src_base", 1, 0, _A, unit="words", doc="output-buffer word of the first block"),
             _u("n_blocks", 1, 20, BLOCK_COUNT_BITS, 1, unit="blocks", doc="blocks copied"),
             _u("block_words", 2, 0, _A, 1, unit="words", doc="words per block"),

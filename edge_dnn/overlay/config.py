@@ -60,6 +60,9 @@ HP_PORTS = ("HP0", "HP1", "HP2", "HP3", "HPC0", "HPC1")
 REGISTER_ACCESS = ("rw", "ro", "wo", "w1c")
 REGISTER_GROUPS = ("control", "identity", "counter")
 PARAM_BITS_PER_CHANNEL = 64
+LINE_BUFFER_DEPTH = 512
+"""Words per block of the window unit's line buffer: a RAMB36 in its 512 x 72 shape holds one
+64-bit buffer word per address (UG573, RAMB36E2 port widths)."""
 """Per-output-channel parameter slot in int8 mode: bias int32 + M uint16 + S (6 bits), padded.
 In int16 mode a channel (bias int48) takes two slots, but the array then computes half as many
 channels per pass, so a params word of ``out_channels * 64`` bits serves both modes."""
@@ -413,6 +416,11 @@ class Derived:
         input_bits_per_cycle: Activation bits the PE array consumes per cycle.
         weight_bits_per_cycle: Weight bits the PE array consumes per cycle.
         output_bits_per_cycle: Requantized output bits produced per cycle (int8).
+        line_buffer_blocks: RAMB36 blocks of the window unit's line buffer (partial rows of
+            pooling windows): one true-dual-port block per two buffer words the vector lanes
+            consume per cycle (``ceil(vector_lanes / CB / 2)``, ``CB`` = input word bytes).
+        line_buffer_words: Capacity of the line buffer in 64-bit words
+            (``line_buffer_blocks x LINE_BUFFER_DEPTH``).
         buffer_bytes: Capacity of every buffer, bytes.
         on_chip_bytes: Sum of the buffer capacities.
         stream_bytes_per_cycle: Bytes per fabric cycle of every stream.
@@ -437,6 +445,8 @@ class Derived:
     input_bits_per_cycle: int
     weight_bits_per_cycle: int
     output_bits_per_cycle: int
+    line_buffer_blocks: int
+    line_buffer_words: int
     buffer_bytes: Mapping[str, int]
     on_chip_bytes: int
     stream_bytes_per_cycle: Mapping[str, int]
@@ -698,6 +708,8 @@ def _derive(cfg: OverlayConfig) -> Derived:
                 f"identity word value {v} does not fit in 32 bits", cfg.source, f"registers.{rname}"
             )
     sustained = cfg.memory.ddr_peak_gbps * cfg.memory.ddr_efficiency
+    word_bytes = max(1, cfg.buffer("input").width_bits // 8)
+    line_blocks = max(1, -(-pe.vector_lanes // (2 * word_bytes)))
     return Derived(
         pump=pump,
         macs_per_cycle=macs,
@@ -710,6 +722,8 @@ def _derive(cfg: OverlayConfig) -> Derived:
         input_bits_per_cycle=pe.in_channels * pe.pixels * 8,
         weight_bits_per_cycle=pe.out_channels * pe.in_channels * 8,
         output_bits_per_cycle=pe.requant_lanes * 8,
+        line_buffer_blocks=line_blocks,
+        line_buffer_words=line_blocks * LINE_BUFFER_DEPTH,
         buffer_bytes=MappingProxyType({b.name: b.capacity_bytes for b in cfg.buffers}),
         on_chip_bytes=sum(b.capacity_bytes for b in cfg.buffers),
         stream_bytes_per_cycle=MappingProxyType({s.name: s.bytes_per_beat for s in cfg.streams}),

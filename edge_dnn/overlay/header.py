@@ -98,6 +98,11 @@ def header_constants(cfg: OverlayConfig) -> tuple[HeaderConstant | str, ...]:
         C("EDNN_PE_PIXELS", pe.pixels, "output pixels in parallel"),
         C("EDNN_REQUANT_LANES", pe.requant_lanes, "accumulators requantized per cycle"),
         C("EDNN_VECTOR_LANES", pe.vector_lanes, "vector-unit elements per cycle"),
+        C(
+            "EDNN_LINE_BUFFER_WORDS",
+            cfg.derived.line_buffer_words,
+            "window-unit line buffer, 64-bit words (partial rows of pooling windows)",
+        ),
         C("EDNN_ACC_BITS", pe.acc_bits, "accumulator width, bits"),
         C("EDNN_DSP_PACK_SHIFT", DSP_A_SHIFT, "distance of the two packed int8 weights, bits"),
         C("EDNN_MACS_PER_DSP_INT8", PACKED_INT8_MACS_PER_DSP, "int8 MACs per DSP cycle"),

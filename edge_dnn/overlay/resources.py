@@ -23,6 +23,8 @@ Memory blocks, per bank of ``depth x width`` bits:
       ``ceil(width / W) * ceil(depth / D)``.
     * ``uram``: ``ceil(width / 72) * ceil(depth / 4096)`` (URAM has a single 4096 x 72 shape).
     * ``lutram``: RAM64M8 primitives, 7 bits x 64 words of simple dual-port RAM per 8 LUTs.
+    * the window unit's line buffer: ``derived.line_buffer_blocks`` memories of
+      ``LINE_BUFFER_DEPTH x 64`` bits (partial rows of pooling windows).
     * plus per stream a 512-deep FIFO in the DMA and one in the engine (``2 x 512 x width``).
 """
 
@@ -33,7 +35,7 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from edge_dnn.overlay.config import Buffer, OverlayConfig
+from edge_dnn.overlay.config import LINE_BUFFER_DEPTH, Buffer, OverlayConfig
 from edge_dnn.overlay.errors import OverlayResourceError
 from edge_dnn.overlay.parts import (
     BRAM18_SHAPES,
@@ -222,6 +224,12 @@ def estimate_resources(cfg: OverlayConfig) -> ResourceEstimate:
             dsp=pe.vector_lanes * VECTOR_DSPS_PER_LANE,
             lut=pe.vector_lanes * LUT_PER_VECTOR_LANE,
             ff=pe.vector_lanes * FF_PER_VECTOR_LANE,
+        )
+    )
+    lines.append(
+        ResourceLine(
+            f"window-unit line buffer ({d.line_buffer_blocks} x {LINE_BUFFER_DEPTH} x 64b bram)",
+            bram36=d.line_buffer_blocks * bram36_blocks(LINE_BUFFER_DEPTH, 64),
         )
     )
     # Each pixel lane picks its activation word from any of the input banks: a pixels:1 mux per

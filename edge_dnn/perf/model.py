@@ -537,9 +537,16 @@ def profile_model(
                 if f != 1.0 or perf.pass_overhead_cycles:
                     body = cycles - ISSUE_CYCLES + passes * perf.pass_overhead_cycles
                     cycles = ISSUE_CYCLES + math.ceil(f * body)
-            _, end = timeline.issue(
-                unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
+            start, end = timeline.issue(
+                unit,
+                cycles,
+                ins.wait,
+                ins.signal,
+                barrier=isinstance(ins, Sync | End),
+                resources=regs.resources(tm, ins),
+                burst_cycles=regs.burst_cycles(tm, ins),
             )
+            cycles = end - start if unit != Unit.DEC else cycles
             if unit == Unit.DEC:
                 continue
             tag = int(ins.tag)
@@ -558,7 +565,7 @@ def profile_model(
             if unit in _ROLE_OF_UNIT and nbytes:
                 role = _ROLE_OF_UNIT[unit]
                 row.bytes[role] = row.bytes.get(role, 0) + nbytes
-            if unit == Unit.CMP:
+            if unit in (Unit.CMP, Unit.VEC):
                 row.compute_cycles += cycles
                 if isinstance(ins, ComputeTile) and conv is not None:
                     macs = tm.compute_macs(conv, ins)

@@ -3,8 +3,8 @@
 Both are *modeled*, from the same sources as :func:`edge_dnn.perf.model.profile_model`:
 
 * :func:`run_schedule`: one engine run's command stream decoded (:func:`edge_dnn.isa.decode_stream`)
-  and placed on the decoder and the four units (weight load ``LDW``, activation load ``LDA``,
-  compute ``CMP``, store ``ST``) by the emulator's cycle model
+  and placed on the decoder and the five units (weight load ``LDW``, activation load ``LDA``,
+  compute ``CMP``, window unit ``VEC``, store ``ST``) by the emulator's cycle model
   (:class:`~edge_dnn.emulator.timing.TimingModel`, :class:`~edge_dnn.emulator.timing.Timeline`).
   Every instruction becomes an :class:`Interval` in fabric cycles from START; the overlap of the
   DMA-fed units with the compute unit is what double buffering buys. The DDR bandwidth cap that
@@ -35,6 +35,7 @@ from edge_dnn.overlay.config import OverlayConfig, load_overlay
 from edge_dnn.perf.model import Profile
 
 __all__ = [
+    "COMPUTE_UNITS",
     "LOAD_STORE_UNITS",
     "Interval",
     "Roofline",
@@ -46,6 +47,9 @@ __all__ = [
 
 LOAD_STORE_UNITS: tuple[str, ...] = ("LDW", "LDA", "ST")
 """The units fed or drained by the AXI DMA streams (weights, activations in, activations out)."""
+COMPUTE_UNITS: tuple[str, ...] = ("CMP", "VEC")
+"""The units that compute: the PE array (with requantizer and eltwise stage) and the window
+unit (pooling, LRN)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Interval:
     """One instruction on its unit.
 
     Attributes:
-        unit: ``DEC`` (NOP / SYNC / END), ``LDW``, ``LDA``, ``CMP`` or ``ST``.
+        unit: ``DEC`` (NOP / SYNC / END), ``LDW``, ``LDA``, ``CMP``, ``VEC`` or ``ST``.
         start: First busy fabric cycle, counted from START.
         end: Cycle at which it completes (``end - start`` busy cycles).
         opcode: Instruction name, e.g. ``COMPUTE_TILE``.
@@ -130,8 +134,8 @@ class RunSchedule:
 
     @property
     def compute_cycles(self) -> int:
-        """Cycles in which the compute unit (PE array / vector unit) is busy."""
-        return sum(e - s for s, e in self._spans(["CMP"]))
+        """Cycles in which a compute unit (PE array ``CMP`` or window unit ``VEC``) is busy."""
+        return sum(e - s for s, e in self._spans(COMPUTE_UNITS))
 
     @property
     def transfer_cycles(self) -> int:
@@ -140,8 +144,8 @@ class RunSchedule:
 
     @property
     def overlap_cycles(self) -> int:
-        """Cycles in which the compute unit and at least one DMA-fed unit are both busy."""
-        return _intersection(self._spans(["CMP"]), self._spans(LOAD_STORE_UNITS))
+        """Cycles in which a compute unit and at least one DMA-fed unit are both busy."""
+        return _intersection(self._spans(COMPUTE_UNITS), self._spans(LOAD_STORE_UNITS))
 
     @property
     def overlap_fraction(self) -> float:
@@ -199,7 +203,13 @@ def run_schedule(
         spec = OPCODES[ins.OPCODE]
         cycles = regs.cycles(tm, ins)
         start, end = timeline.issue(
-            spec.unit, cycles, ins.wait, ins.signal, barrier=isinstance(ins, Sync | End)
+            spec.unit,
+            cycles,
+            ins.wait,
+            ins.signal,
+            barrier=isinstance(ins, Sync | End),
+            resources=regs.resources(tm, ins),
+            burst_cycles=regs.burst_cycles(tm, ins),
         )
         tag = int(ins.tag)
         out.append(Interval(spec.unit.name, start, end, spec.name, names.get(tag, f"tag {tag}")))

@@ -20,7 +20,9 @@ compared bit for bit with the quantized graph's integer reference.
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -537,6 +539,18 @@ def test_damaged_edm_files_raise(nets_dir: Path, tmp_path: Path) -> None:
     future[len(MAGIC) : len(MAGIC) + 4] = (FORMAT_VERSION + 1).to_bytes(4, "little")
     path.write_bytes(bytes(future))
     with pytest.raises(EdmVersionError):
+        CompiledModel.load(path)
+    # command streams of an older ISA major (1.1, before the window unit): a clear error,
+    # not a BAD_VERSION at the first run
+    from edge_dnn.compiler import model as edm
+
+    magic, ver, _, hlen, blen = edm._PREFIX.unpack_from(data, 0)
+    text = data[edm._PREFIX.size : edm._PREFIX.size + hlen]
+    old = re.sub(rb'("isa_version":\s*\[)2(,\s*)0\]', rb"\g<1>1\g<2>1]", text)
+    assert old != text
+    prefix = edm._PREFIX.pack(magic, ver, zlib.crc32(old), hlen, blen)
+    path.write_bytes(prefix + old + data[edm._PREFIX.size + hlen :])
+    with pytest.raises(EdmVersionError, match=r"ISA 1\.1"):
         CompiledModel.load(path)
 
 

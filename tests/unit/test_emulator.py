@@ -35,6 +35,8 @@ from edge_dnn.emulator.races import BufferRaceError, RaceChecker
 from edge_dnn.emulator.run import ModelRunner, run_compiled
 from edge_dnn.emulator.timing import Timeline, TimingModel
 from edge_dnn.isa import (
+    ISA_MAJOR,
+    ISA_MINOR,
     ComputeTile,
     ConfigConv,
     ConfigEltwise,
@@ -548,7 +550,7 @@ def test_pooling_bit_exact(
     if ave:
         ratio = float(np.float64(tin.scale) / np.float64(tout.scale))
         prog.add(
-            LoadParams(dst_base=3, n_words=1, signal=W),
+            LoadParams(dst_base=3, n_words=1, signal=Token.LDW_VEC),
             **{ws: divisor_table(cfg, uniq[::-1], ratio)},
         )
     prog.add(
@@ -571,7 +573,10 @@ def test_pooling_bit_exact(
             qmax=tout.qmax,
         )
     )
-    prog.add(LoadInput(dst_base=5, n_words=nb * h * wd, signal=A), **{acs: blocked(x[0], cbc)})
+    prog.add(
+        LoadInput(dst_base=5, n_words=nb * h * wd, signal=Token.LDA_VEC),
+        **{acs: blocked(x[0], cbc)},
+    )
     # two row bands, each with only its own input rows resident (tile-dense output)
     half = oh // 2
     for oh0, n_oh in ((0, half), (half, oh - half)):
@@ -587,7 +592,7 @@ def test_pooling_bit_exact(
                 n_oh=n_oh,
                 out_base=100 + oh0 * ow,
                 p_base=3 if ave else 0,
-                wait=(A | (W if ave else 0)) if oh0 == 0 else 0,
+                wait=(Token.LDA_VEC | (Token.LDW_VEC if ave else 0)) if oh0 == 0 else 0,
             )
         ) if nb == 1 else None
     if nb > 1:
@@ -602,11 +607,11 @@ def test_pooling_bit_exact(
                 out_base=100,
                 out_map=True,
                 p_base=3 if ave else 0,
-                wait=A | (W if ave else 0),
+                wait=Token.LDA_VEC | (Token.LDW_VEC if ave else 0),
             )
         )
-    prog.instrs[-1] = patched(prog.instrs[-1], signal=Token.CMP_ST)
-    prog.add(StoreTile(src_base=100, block_words=nb * oh * ow, wait=Token.CMP_ST))
+    prog.instrs[-1] = patched(prog.instrs[-1], signal=Token.VEC_ST)
+    prog.add(StoreTile(src_base=100, block_words=nb * oh * ow, wait=Token.VEC_ST))
     _, out = prog.run()
     (pkt,) = out[in_stream(cfg, "act_out")]
     y = unblocked(pkt, c, oh, ow, cbc, dtype)[None]
@@ -645,7 +650,10 @@ def test_pooling_row_bands_partial_residency(cfgs: dict[str, OverlayConfig]) -> 
         lo, hi = oh0 * 2, min(h, (oh0 + n_oh - 1) * 2 + 3)
         prog.add(
             LoadInput(
-                dst_base=0, n_words=(hi - lo) * wd, signal=A, wait=0 if oh0 == 0 else Token.CMP_LDA
+                dst_base=0,
+                n_words=(hi - lo) * wd,
+                signal=Token.LDA_VEC,
+                wait=0 if oh0 == 0 else Token.VEC_LDA,
             ),
             **{acs: np.ascontiguousarray(xb[lo:hi]).reshape(-1)},
         )
@@ -659,11 +667,11 @@ def test_pooling_row_bands_partial_residency(cfgs: dict[str, OverlayConfig]) -> 
                 n_oh=n_oh,
                 out_base=0,
                 out_map=True,
-                wait=A,
-                signal=Token.CMP_LDA if oh0 == 0 else Token.CMP_ST,
+                wait=Token.LDA_VEC,
+                signal=Token.VEC_LDA if oh0 == 0 else Token.VEC_ST,
             )
         )
-    prog.add(StoreTile(src_base=0, block_words=oh * ow, wait=Token.CMP_ST))
+    prog.add(StoreTile(src_base=0, block_words=oh * ow, wait=Token.VEC_ST))
     _, out = prog.run()
     y = unblocked(out["act_out"][0], c, oh, ow, 8, "int8")[None]
     assert np.array_equal(y, ref)
@@ -1031,7 +1039,7 @@ def test_fault_tokens_left_and_overflow(cfgs: dict[str, OverlayConfig]) -> None:
             kernel_w=1,
             qmin=0,
             qmax=1,
-            signal=Token.CMP_LDW,
+            signal=Token.VEC_LDW,
         )
     )
     expect_fault(prog, ErrorCode.TOKENS_LEFT, len(prog.instrs), "END", None)
@@ -1070,7 +1078,7 @@ def test_fault_not_configured_not_resident_area(cfgs: dict[str, OverlayConfig]) 
     x = np.zeros((8, 4, 4), np.int8)
     prog = Program(cfg)
     prog.add(
-        LoadParams(dst_base=0, n_words=1, signal=W),
+        LoadParams(dst_base=0, n_words=1, signal=Token.LDW_VEC),
         **{in_stream(cfg, "weights"): divisor_table(cfg, [9, 6], 1.0)},
     )
     prog.add(
@@ -1090,9 +1098,21 @@ def test_fault_not_configured_not_resident_area(cfgs: dict[str, OverlayConfig]) 
         )
     )
     prog.add(
-        LoadInput(dst_base=0, n_words=16, signal=A), **{in_stream(cfg, "act_in"): blocked(x, 8)}
+        LoadInput(dst_base=0, n_words=16, signal=Token.LDA_VEC),
+        **{in_stream(cfg, "act_in"): blocked(x, 8)},
     )
-    prog.add(PoolTile(in_base=0, n_cb=1, ih0=0, in_rows=4, oh0=0, n_oh=2, out_base=0, wait=W | A))
+    prog.add(
+        PoolTile(
+            in_base=0,
+            n_cb=1,
+            ih0=0,
+            in_rows=4,
+            oh0=0,
+            n_oh=2,
+            out_base=0,
+            wait=Token.LDW_VEC | Token.LDA_VEC,
+        )
+    )
     expect_fault(prog, ErrorCode.AREA_NOT_FOUND, 3, "POOL_TILE", "p_base")
 
 
@@ -1251,7 +1271,7 @@ def hand_model(
         overlay=cfg.name,
         config_hash=cfg.config_hash,
         overlay_version=cfg.version,
-        isa_version=(1, 0),
+        isa_version=(ISA_MAJOR, ISA_MINOR),
         precision="int8",
         method="minmax",
         tensors=tensors,

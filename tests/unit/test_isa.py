@@ -172,7 +172,7 @@ def _ex(op: Opcode) -> Any:
 
 
 def _header_words(
-    n_instr: int, body: np.ndarray, major: int = 1, minor: int = 0, magic: int = STREAM_MAGIC
+    n_instr: int, body: np.ndarray, major: int = 2, minor: int = 0, magic: int = STREAM_MAGIC
 ) -> list[int]:
     """Header built here from the documented layout with zlib (independent of encode_stream)."""
     h = [
@@ -412,8 +412,14 @@ def test_encode_rejects_foreign_tokens(op: Opcode) -> None:
 def test_token_masks_follow_the_queue_table() -> None:
     assert unit_wait_mask(Unit.CMP) == Token.LDW_CMP | Token.LDA_CMP | Token.ST_CMP
     assert unit_signal_mask(Unit.CMP) == Token.CMP_LDW | Token.CMP_LDA | Token.CMP_ST
-    assert unit_wait_mask(Unit.ST) == Token.CMP_ST and unit_signal_mask(Unit.LDA) == Token.LDA_CMP
+    assert unit_wait_mask(Unit.VEC) == Token.LDW_VEC | Token.LDA_VEC | Token.ST_VEC
+    assert unit_signal_mask(Unit.VEC) == Token.VEC_LDW | Token.VEC_LDA | Token.VEC_ST
+    assert unit_wait_mask(Unit.ST) == Token.CMP_ST | Token.VEC_ST
+    assert unit_signal_mask(Unit.LDA) == Token.LDA_CMP | Token.LDA_VEC
+    assert unit_wait_mask(Unit.LDW) == Token.CMP_LDW | Token.VEC_LDW
     assert unit_wait_mask(Unit.DEC) == 0 == unit_signal_mask(Unit.DEC)
+    # every queue has exactly one bit, and the masks of the 12 queues fill the 12-bit fields
+    assert sorted(int(t) for t in Token) == [1 << k for k in range(12)]
 
 
 def test_encode_rejects_non_integers_and_bad_streams() -> None:
@@ -549,7 +555,7 @@ def test_resealed_bad_fields_name_the_field() -> None:
         ErrorCode.FIELD_RANGE,
     )
     bad = ct.copy()
-    bad[0] |= np.uint32(int(Token.ST_CMP) << 14)  # CMP may not signal ST_CMP
+    bad[0] |= np.uint32(int(Token.ST_CMP) << 20)  # CMP may not signal ST_CMP
     with pytest.raises(IsaError) as ei:
         decode(_reseal(bad))
     assert (ei.value.field, ei.value.code) == ("signal", ErrorCode.TOKEN_MISUSE)
@@ -588,7 +594,7 @@ def test_header_errors() -> None:
     assert len(decode_stream(ok).instructions) == 2  # the independent header is accepted
     cases: list[tuple[dict[str, int], int, str, ErrorCode]] = [
         ({"magic": 0x12345678}, 0, "magic", ErrorCode.BAD_MAGIC),
-        ({"major": 2}, 1, "version_major", ErrorCode.BAD_VERSION),
+        ({"major": 1}, 1, "version_major", ErrorCode.BAD_VERSION),
         ({"minor": ISA_MINOR + 1}, 1, "version_minor", ErrorCode.BAD_VERSION),
         ({"n_instr": 3}, 2, "n_instr", ErrorCode.STREAM_STRUCTURE),
         ({"n_instr": 0}, 2, "n_instr", ErrorCode.STREAM_STRUCTURE),

@@ -254,7 +254,7 @@ def norm_stream(
     ws = cfg.streams_with_role("weights")[0].name
     acs = cfg.streams_with_role("act_in")[0].name
     table, n_pw = lut_bytes(cfg, t["lut"])
-    ins: list[Instruction] = [LoadParams(dst_base=1, n_words=n_pw, signal=Token.LDW_CMP)]
+    ins: list[Instruction] = [LoadParams(dst_base=1, n_words=n_pw, signal=Token.LDW_VEC)]
     packets: dict[str, list[np.ndarray]] = {ws: [table], acs: []}
     out = nq.outputs[0]
     ins.append(
@@ -276,8 +276,8 @@ def norm_stream(
             LoadInput(
                 dst_base=base,
                 n_words=nb * rows * w,
-                signal=Token.LDA_CMP,
-                wait=Token.CMP_LDA if k >= 2 else 0,
+                signal=Token.LDA_VEC,
+                wait=Token.VEC_LDA if k >= 2 else 0,
             )
         )
         packets[acs].append(np.ascontiguousarray(bx[:, r0 : r0 + rows]).reshape(-1))
@@ -292,9 +292,9 @@ def norm_stream(
                 out_base=3 + (0 if out_map else nb * r0 * w),
                 out_map=out_map,
                 p_base=1,
-                wait=Token.LDA_CMP | (Token.LDW_CMP if k == 0 else 0),
-                signal=(Token.CMP_LDA if k < len(bands) - 2 else 0)
-                | (Token.CMP_ST if k == len(bands) - 1 else 0),
+                wait=Token.LDA_VEC | (Token.LDW_VEC if k == 0 else 0),
+                signal=(Token.VEC_LDA if k < len(bands) - 2 else 0)
+                | (Token.VEC_ST if k == len(bands) - 1 else 0),
             )
         )
     return ins, packets, nb
@@ -322,7 +322,7 @@ def test_emulator_norm_tile_bit_exact(
     bands = [(0, 2), (2, 3), (5, 1)]  # partial residency: each tile holds only its rows
     ins, packets, nb = norm_stream(cfg, q, nq, n, bands, out_map)
     # out_map: one map region [block][H][W] at word 3; else tile-dense [band][block][rows][W]
-    ins.append(StoreTile(src_base=3, block_words=nb * h * w, wait=Token.CMP_ST))
+    ins.append(StoreTile(src_base=3, block_words=nb * h * w, wait=Token.VEC_ST))
     eng = Engine(cfg)
     out = eng.run(encode_stream([*ins, End()], cfg.config_hash), packets)
     assert eng.status is EngineStatus.DONE
@@ -339,14 +339,19 @@ def test_emulator_norm_tile_bit_exact(
             off += m
         y = np.concatenate(parts, axis=1)
     assert np.array_equal(y, ref[0])
-    # timing: two vector-lane reads per element over vector_lanes, plus the issue cost
+    # timing: two vector-lane reads per element over vector_lanes, or the buffer ports (every
+    # other slot of each bank next to the PE array, every slot in burst mode), plus the issue
     tm = TimingModel(cfg)
     cfgn = next(i for i in ins if isinstance(i, ConfigNorm))
     tile = next(i for i in ins if isinstance(i, NormTile))
-    elems = nb * (cfg.buffer("input").width_bits // 8) * tile.n_oh * w
-    expect = ISSUE_CYCLES + -(-2 * elems // cfg.pe.vector_lanes)
-    assert tm.norm_cycles(cfgn, tile) == expect
-    assert tm.instruction_cycles(tile, norm=cfgn) == expect
+    words = nb * tile.n_oh * w
+    elems = words * (cfg.buffer("input").width_bits // 8)
+    banks = min(cfg.buffer("input").banks, cfg.buffer("output").banks)
+    for burst, k in ((False, 2), (True, 1)):
+        expect = ISSUE_CYCLES + max(-(-2 * elems // cfg.pe.vector_lanes), -(-k * words // banks))
+        assert tm.norm_cycles(cfgn, tile, burst=burst) == expect
+    assert tm.instruction_cycles(tile, norm=cfgn) == tm.norm_cycles(cfgn, tile)
+    assert tm.burst_cycles(tile, norm=cfgn) == tm.norm_cycles(cfgn, tile, burst=True)
 
 
 def _fault(cfg: OverlayConfig, ins: list[Instruction], packets: dict[str, Any]) -> EngineFault:
@@ -363,7 +368,7 @@ def test_emulator_norm_faults() -> None:
     layer = LRN("norm", local_size=5, alpha=1.0)
     nq = lrn_node(layer, tq(0.05, "uint8"), tq(0.05, "uint8"))
     ins, packets, _ = norm_stream(cfg, q, nq, 5, [(0, 2)], True)
-    ins.append(StoreTile(src_base=3, block_words=6, wait=Token.CMP_ST))
+    ins.append(StoreTile(src_base=3, block_words=6, wait=Token.VEC_ST))
     # NORM_TILE without CONFIG_NORM
     e = _fault(cfg, [i for i in ins if not isinstance(i, ConfigNorm)], packets)
     assert e.code == ErrorCode.NOT_CONFIGURED and e.opcode == "NORM_TILE"

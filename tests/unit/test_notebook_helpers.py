@@ -70,14 +70,15 @@ def test_schedule_matches_the_emulators_counters(overlay: str) -> None:
 
 def test_overlap_arithmetic_against_a_cycle_count() -> None:
     sched = run_schedule(digits_model())
-    busy = {u: np.zeros(sched.total_cycles, bool) for u in ("LDW", "LDA", "CMP", "ST")}
+    busy = {u: np.zeros(sched.total_cycles, bool) for u in ("LDW", "LDA", "CMP", "VEC", "ST")}
     for iv in sched.intervals:
         if iv.unit in busy:
             busy[iv.unit][iv.start : iv.end] = True
     dma = busy["LDW"] | busy["LDA"] | busy["ST"]
-    assert sched.compute_cycles == int(busy["CMP"].sum())
+    compute = busy["CMP"] | busy["VEC"]
+    assert sched.compute_cycles == int(compute.sum())
     assert sched.transfer_cycles == int(dma.sum())
-    assert sched.overlap_cycles == int((dma & busy["CMP"]).sum())
+    assert sched.overlap_cycles == int((dma & compute).sum())
     assert 0.0 <= sched.overlap_fraction <= 1.0
     assert sched.microseconds(300) == pytest.approx(300 / sched.fabric_mhz)
 

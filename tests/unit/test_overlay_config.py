@@ -273,7 +273,7 @@ def test_format_estimate_table() -> None:
             "overlay.part",
             "unknown device",
         ),
-        ('version = "1.0.0"', 'version = "1.0"', "overlay.version", "MAJOR.MINOR.PATCH"),
+        ('version = "2.0.0"', 'version = "2.0"', "overlay.version", "MAJOR.MINOR.PATCH"),
         ("dsp_mhz = 600.0", "dsp_mhz = 450.0", "clocks.dsp_mhz", "twice"),
         ('mm2s = "act_in1"', 'mm2s = "act_in9"', "dma.dma_act1.mm2s", "unknown stream"),
         ('mm2s = "act_in1"', 'mm2s = "act_out1"', "dma.dma_act1.mm2s", "flows out"),
@@ -388,7 +388,7 @@ def test_hash_ignores_presentation(tmp_path: Path) -> None:
         ("depth = 4096\nwidth_bits = 2048", "depth = 2048\nwidth_bits = 2048"),
         ("offset = 0x00C,", "offset = 0x010,"),
         ("requant_lanes = 56", "requant_lanes = 32"),
-        ('version = "1.0.0"', 'version = "1.0.1"'),
+        ('version = "2.0.0"', 'version = "2.0.1"'),
         (
             "sg_length_width = 26\naddr_width = 64\n\n[dma.dma_weights1]",
             "sg_length_width = 23\naddr_width = 64\n\n[dma.dma_weights1]",
@@ -415,7 +415,7 @@ def test_identity_words() -> None:
     digest = bytes.fromhex(cfg.config_hash)
     assert ids["ID_CONFIG_HASH0"] == int.from_bytes(digest[:4], "big")
     assert ids["ID_CONFIG_HASH1"] == int.from_bytes(digest[4:8], "big")
-    assert ids["ID_VERSION"] == 0x00010000
+    assert ids["ID_VERSION"] == 0x00020000  # overlay version 2.0.0 = the ISA it implements
     pe = ids["ID_PE_DIMS"]
     assert (pe & 0xFF, (pe >> 8) & 0xFF, (pe >> 16) & 0xFF, pe >> 24) == (64, 4, 14, 2)
     assert ids["ID_CLOCKS"] == 300 | (600 << 16)

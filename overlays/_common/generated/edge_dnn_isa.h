@@ -1,6 +1,6 @@
 /*
  * edge_dnn_isa.h: GENERATED FILE, DO NOT EDIT.
- * edge-dnn engine instruction set v1.1: command-stream format constants.
+ * edge-dnn engine instruction set v2.0: command-stream format constants.
  * Source: the field tables of edge_dnn/isa/format.py; semantics in docs/isa.md.
  * Regenerate with `python tools/gen_isa_header.py`; CI runs it with --check.
  *
@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 /* ---- stream format */
-#define EDNN_ISA_MAJOR                        1U  /* incompatible changes */
-#define EDNN_ISA_MINOR                        1U  /* compatible additions */
+#define EDNN_ISA_MAJOR                        2U  /* incompatible changes */
+#define EDNN_ISA_MINOR                        0U  /* compatible additions */
 #define EDNN_ISA_STREAM_MAGIC                 0x434E4445U  /* header word 0, bytes 'EDNC' */
 #define EDNN_ISA_WORD_BITS                    32U  /* command word, little-endian */
 #define EDNN_ISA_HEADER_WORDS                 8U
@@ -104,17 +104,20 @@
 #define EDNN_UNIT_DEC_WAIT_MASK               0x00U  /* allowed waits */
 #define EDNN_UNIT_DEC_SIGNAL_MASK             0x00U  /* allowed signals */
 #define EDNN_UNIT_LDW                         1U
-#define EDNN_UNIT_LDW_WAIT_MASK               0x02U  /* allowed waits */
-#define EDNN_UNIT_LDW_SIGNAL_MASK             0x01U  /* allowed signals */
+#define EDNN_UNIT_LDW_WAIT_MASK               0x82U  /* allowed waits */
+#define EDNN_UNIT_LDW_SIGNAL_MASK             0x41U  /* allowed signals */
 #define EDNN_UNIT_LDA                         2U
-#define EDNN_UNIT_LDA_WAIT_MASK               0x08U  /* allowed waits */
-#define EDNN_UNIT_LDA_SIGNAL_MASK             0x04U  /* allowed signals */
+#define EDNN_UNIT_LDA_WAIT_MASK               0x208U  /* allowed waits */
+#define EDNN_UNIT_LDA_SIGNAL_MASK             0x104U  /* allowed signals */
 #define EDNN_UNIT_CMP                         3U
 #define EDNN_UNIT_CMP_WAIT_MASK               0x25U  /* allowed waits */
 #define EDNN_UNIT_CMP_SIGNAL_MASK             0x1AU  /* allowed signals */
 #define EDNN_UNIT_ST                          4U
-#define EDNN_UNIT_ST_WAIT_MASK                0x10U  /* allowed waits */
-#define EDNN_UNIT_ST_SIGNAL_MASK              0x20U  /* allowed signals */
+#define EDNN_UNIT_ST_WAIT_MASK                0x410U  /* allowed waits */
+#define EDNN_UNIT_ST_SIGNAL_MASK              0x820U  /* allowed signals */
+#define EDNN_UNIT_VEC                         5U
+#define EDNN_UNIT_VEC_WAIT_MASK               0x940U  /* allowed waits */
+#define EDNN_UNIT_VEC_SIGNAL_MASK             0x680U  /* allowed signals */
 
 /* ---- dependency-token queues (bits of the wait / signal masks) */
 #define EDNN_TOK_LDW_CMP                      0x01U  /* LDW -> CMP */
@@ -123,6 +126,12 @@
 #define EDNN_TOK_CMP_LDA                      0x08U  /* CMP -> LDA */
 #define EDNN_TOK_CMP_ST                       0x10U  /* CMP -> ST */
 #define EDNN_TOK_ST_CMP                       0x20U  /* ST -> CMP */
+#define EDNN_TOK_LDW_VEC                      0x40U  /* LDW -> VEC */
+#define EDNN_TOK_VEC_LDW                      0x80U  /* VEC -> LDW */
+#define EDNN_TOK_LDA_VEC                      0x100U  /* LDA -> VEC */
+#define EDNN_TOK_VEC_LDA                      0x200U  /* VEC -> LDA */
+#define EDNN_TOK_VEC_ST                       0x400U  /* VEC -> ST */
+#define EDNN_TOK_ST_VEC                       0x800U  /* ST -> VEC */
 
 /* ---- enumerations */
 #define EDNN_PRECISION_INT8                   0U
@@ -166,11 +175,11 @@
 #define EDNN_OP_CONFIG_CONV                   0x10U  /* set the convolution registers used by COMPUTE_TILE */
 #define EDNN_OP_CONFIG_CONV_UNIT              EDNN_UNIT_CMP
 #define EDNN_OP_CONFIG_POOL                   0x11U  /* set the pooling registers used by POOL_TILE */
-#define EDNN_OP_CONFIG_POOL_UNIT              EDNN_UNIT_CMP
+#define EDNN_OP_CONFIG_POOL_UNIT              EDNN_UNIT_VEC
 #define EDNN_OP_CONFIG_ELTWISE                0x12U  /* set the eltwise registers used by ELTWISE_TILE and by a fused COMPUTE_TILE */
 #define EDNN_OP_CONFIG_ELTWISE_UNIT           EDNN_UNIT_CMP
 #define EDNN_OP_CONFIG_NORM                   0x13U  /* set the LRN (across channels) registers used by NORM_TILE */
-#define EDNN_OP_CONFIG_NORM_UNIT              EDNN_UNIT_CMP
+#define EDNN_OP_CONFIG_NORM_UNIT              EDNN_UNIT_VEC
 #define EDNN_OP_LOAD_INPUT                    0x20U  /* copy n_words words from the act_in streams to consecutive input-buffer words */
 #define EDNN_OP_LOAD_INPUT_UNIT               EDNN_UNIT_LDA
 #define EDNN_OP_LOAD_WEIGHTS                  0x21U  /* copy n_words words from the weights streams to consecutive weight-buffer words */
@@ -179,12 +188,12 @@
 #define EDNN_OP_LOAD_PARAMS_UNIT              EDNN_UNIT_LDW
 #define EDNN_OP_COMPUTE_TILE                  0x30U  /* convolution / inner product of one output tile on the PE array */
 #define EDNN_OP_COMPUTE_TILE_UNIT             EDNN_UNIT_CMP
-#define EDNN_OP_POOL_TILE                     0x31U  /* max / average pooling of one output tile on the vector unit */
-#define EDNN_OP_POOL_TILE_UNIT                EDNN_UNIT_CMP
-#define EDNN_OP_ELTWISE_TILE                  0x32U  /* element-wise sum / max of two word ranges on the vector unit */
+#define EDNN_OP_POOL_TILE                     0x31U  /* max / average pooling of one output tile on the window unit (VEC) */
+#define EDNN_OP_POOL_TILE_UNIT                EDNN_UNIT_VEC
+#define EDNN_OP_ELTWISE_TILE                  0x32U  /* element-wise sum / max of two word ranges on the eltwise stage of the requantizer */
 #define EDNN_OP_ELTWISE_TILE_UNIT             EDNN_UNIT_CMP
-#define EDNN_OP_NORM_TILE                     0x33U  /* LRN across channels of a band of rows x all channel blocks on the vector unit */
-#define EDNN_OP_NORM_TILE_UNIT                EDNN_UNIT_CMP
+#define EDNN_OP_NORM_TILE                     0x33U  /* LRN across channels of a band of rows x all channel blocks on the window unit (VEC) */
+#define EDNN_OP_NORM_TILE_UNIT                EDNN_UNIT_VEC
 #define EDNN_OP_STORE_TILE                    0x40U  /* copy blocks of output-buffer words to the act_out streams or into the input buffer */
 #define EDNN_OP_STORE_TILE_UNIT               EDNN_UNIT_ST
 
@@ -196,20 +205,20 @@
 #define EDNN_INSTR_OPCODE_SIGNED              0
 #define EDNN_INSTR_OPCODE_MIN                 1U
 #define EDNN_INSTR_OPCODE_MAX                 255U
-#define EDNN_INSTR_WAIT_WORD                  0U  /* w0[13:8] 0..63 mask: token queues to take one token from before executing (Token) */
+#define EDNN_INSTR_WAIT_WORD                  0U  /* w0[19:8] 0..4095 mask: token queues to take one token from before executing (Token) */
 #define EDNN_INSTR_WAIT_SHIFT                 8U
-#define EDNN_INSTR_WAIT_WIDTH                 6U
-#define EDNN_INSTR_WAIT_MASK                  0x00003F00U  /* in place */
+#define EDNN_INSTR_WAIT_WIDTH                 12U
+#define EDNN_INSTR_WAIT_MASK                  0x000FFF00U  /* in place */
 #define EDNN_INSTR_WAIT_SIGNED                0
 #define EDNN_INSTR_WAIT_MIN                   0U
-#define EDNN_INSTR_WAIT_MAX                   63U
-#define EDNN_INSTR_SIGNAL_WORD                0U  /* w0[19:14] 0..63 mask: token queues to give one token to after completing (Token) */
-#define EDNN_INSTR_SIGNAL_SHIFT               14U
-#define EDNN_INSTR_SIGNAL_WIDTH               6U
-#define EDNN_INSTR_SIGNAL_MASK                0x000FC000U  /* in place */
+#define EDNN_INSTR_WAIT_MAX                   4095U
+#define EDNN_INSTR_SIGNAL_WORD                0U  /* w0[31:20] 0..4095 mask: token queues to give one token to after completing (Token) */
+#define EDNN_INSTR_SIGNAL_SHIFT               20U
+#define EDNN_INSTR_SIGNAL_WIDTH               12U
+#define EDNN_INSTR_SIGNAL_MASK                0xFFF00000U  /* in place */
 #define EDNN_INSTR_SIGNAL_SIGNED              0
 #define EDNN_INSTR_SIGNAL_MIN                 0U
-#define EDNN_INSTR_SIGNAL_MAX                 63U
+#define EDNN_INSTR_SIGNAL_MAX                 4095U
 #define EDNN_INSTR_TAG_WORD                   7U  /* w7[15:0] 0..65535: diagnostic tag (the compiler writes the layer index); no effect */
 #define EDNN_INSTR_TAG_SHIFT                  0U
 #define EDNN_INSTR_TAG_WIDTH                  16U
@@ -226,7 +235,7 @@
 #define EDNN_INSTR_CRC16_MAX                  65535U
 
 /* ---- NOP (opcode 0x01, unit DEC) */
-#define EDNN_NOP_RESERVED_W0                  0xFFF00000U  /* must be zero */
+#define EDNN_NOP_RESERVED_W0                  0x00000000U  /* must be zero */
 #define EDNN_NOP_RESERVED_W1                  0xFFFFFFFFU  /* must be zero */
 #define EDNN_NOP_RESERVED_W2                  0xFFFFFFFFU  /* must be zero */
 #define EDNN_NOP_RESERVED_W3                  0xFFFFFFFFU  /* must be zero */
@@ -236,7 +245,7 @@
 #define EDNN_NOP_RESERVED_W7                  0x00000000U  /* must be zero */
 
 /* ---- SYNC (opcode 0x02, unit DEC) */
-#define EDNN_SYNC_RESERVED_W0                 0xFFF00000U  /* must be zero */
+#define EDNN_SYNC_RESERVED_W0                 0x00000000U  /* must be zero */
 #define EDNN_SYNC_RESERVED_W1                 0xFFFFFFFFU  /* must be zero */
 #define EDNN_SYNC_RESERVED_W2                 0xFFFFFFFFU  /* must be zero */
 #define EDNN_SYNC_RESERVED_W3                 0xFFFFFFFFU  /* must be zero */
@@ -246,7 +255,7 @@
 #define EDNN_SYNC_RESERVED_W7                 0x00000000U  /* must be zero */
 
 /* ---- END (opcode 0x03, unit DEC) */
-#define EDNN_END_RESERVED_W0                  0xFFF00000U  /* must be zero */
+#define EDNN_END_RESERVED_W0                  0x00000000U  /* must be zero */
 #define EDNN_END_RESERVED_W1                  0xFFFFFFFFU  /* must be zero */
 #define EDNN_END_RESERVED_W2                  0xFFFFFFFFU  /* must be zero */
 #define EDNN_END_RESERVED_W3                  0xFFFFFFFFU  /* must be zero */
@@ -256,21 +265,21 @@
 #define EDNN_END_RESERVED_W7                  0x00000000U  /* must be zero */
 
 /* ---- CONFIG_CONV (opcode 0x10, unit CMP) */
-#define EDNN_CONFIG_CONV_PRECISION_WORD       0U  /* w0[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16) */
+#define EDNN_CONFIG_CONV_PRECISION_WORD       6U  /* w6[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16) */
 #define EDNN_CONFIG_CONV_PRECISION_SHIFT      20U
 #define EDNN_CONFIG_CONV_PRECISION_WIDTH      1U
 #define EDNN_CONFIG_CONV_PRECISION_MASK       0x00100000U  /* in place */
 #define EDNN_CONFIG_CONV_PRECISION_SIGNED     0
 #define EDNN_CONFIG_CONV_PRECISION_MIN        0U
 #define EDNN_CONFIG_CONV_PRECISION_MAX        1U
-#define EDNN_CONFIG_CONV_IN_SIGNED_WORD       0U  /* w0[21:21] 0..1: input bytes are int8 (1) or uint8 (0); 1 for int16 */
+#define EDNN_CONFIG_CONV_IN_SIGNED_WORD       6U  /* w6[21:21] 0..1: input bytes are int8 (1) or uint8 (0); 1 for int16 */
 #define EDNN_CONFIG_CONV_IN_SIGNED_SHIFT      21U
 #define EDNN_CONFIG_CONV_IN_SIGNED_WIDTH      1U
 #define EDNN_CONFIG_CONV_IN_SIGNED_MASK       0x00200000U  /* in place */
 #define EDNN_CONFIG_CONV_IN_SIGNED_SIGNED     0
 #define EDNN_CONFIG_CONV_IN_SIGNED_MIN        0U
 #define EDNN_CONFIG_CONV_IN_SIGNED_MAX        1U
-#define EDNN_CONFIG_CONV_DEPTHWISE_WORD       0U  /* w0[22:22] 0..1: output channel c reads input channel c only */
+#define EDNN_CONFIG_CONV_DEPTHWISE_WORD       6U  /* w6[22:22] 0..1: output channel c reads input channel c only */
 #define EDNN_CONFIG_CONV_DEPTHWISE_SHIFT      22U
 #define EDNN_CONFIG_CONV_DEPTHWISE_WIDTH      1U
 #define EDNN_CONFIG_CONV_DEPTHWISE_MASK       0x00400000U  /* in place */
@@ -375,31 +384,31 @@
 #define EDNN_CONFIG_CONV_QMAX_SIGNED          1
 #define EDNN_CONFIG_CONV_QMAX_MIN             0
 #define EDNN_CONFIG_CONV_QMAX_MAX             32767
-#define EDNN_CONFIG_CONV_RESERVED_W0          0xFF800000U  /* must be zero */
+#define EDNN_CONFIG_CONV_RESERVED_W0          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_CONV_RESERVED_W1          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_CONV_RESERVED_W2          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_CONV_RESERVED_W3          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_CONV_RESERVED_W4          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_CONV_RESERVED_W5          0x00000000U  /* must be zero */
-#define EDNN_CONFIG_CONV_RESERVED_W6          0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_CONV_RESERVED_W6          0xFF8FFFFFU  /* must be zero */
 #define EDNN_CONFIG_CONV_RESERVED_W7          0x00000000U  /* must be zero */
 
-/* ---- CONFIG_POOL (opcode 0x11, unit CMP) */
-#define EDNN_CONFIG_POOL_PRECISION_WORD       0U  /* w0[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16) */
+/* ---- CONFIG_POOL (opcode 0x11, unit VEC) */
+#define EDNN_CONFIG_POOL_PRECISION_WORD       6U  /* w6[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16) */
 #define EDNN_CONFIG_POOL_PRECISION_SHIFT      20U
 #define EDNN_CONFIG_POOL_PRECISION_WIDTH      1U
 #define EDNN_CONFIG_POOL_PRECISION_MASK       0x00100000U  /* in place */
 #define EDNN_CONFIG_POOL_PRECISION_SIGNED     0
 #define EDNN_CONFIG_POOL_PRECISION_MIN        0U
 #define EDNN_CONFIG_POOL_PRECISION_MAX        1U
-#define EDNN_CONFIG_POOL_IN_SIGNED_WORD       0U  /* w0[21:21] 0..1: input bytes are int8 (1) or uint8 (0); 1 for int16 */
+#define EDNN_CONFIG_POOL_IN_SIGNED_WORD       6U  /* w6[21:21] 0..1: input bytes are int8 (1) or uint8 (0); 1 for int16 */
 #define EDNN_CONFIG_POOL_IN_SIGNED_SHIFT      21U
 #define EDNN_CONFIG_POOL_IN_SIGNED_WIDTH      1U
 #define EDNN_CONFIG_POOL_IN_SIGNED_MASK       0x00200000U  /* in place */
 #define EDNN_CONFIG_POOL_IN_SIGNED_SIGNED     0
 #define EDNN_CONFIG_POOL_IN_SIGNED_MIN        0U
 #define EDNN_CONFIG_POOL_IN_SIGNED_MAX        1U
-#define EDNN_CONFIG_POOL_KIND_WORD            0U  /* w0[22:22] 0..1: pooling method (PoolKind: 0 max, 1 average) */
+#define EDNN_CONFIG_POOL_KIND_WORD            6U  /* w6[22:22] 0..1: pooling method (PoolKind: 0 max, 1 average) */
 #define EDNN_CONFIG_POOL_KIND_SHIFT           22U
 #define EDNN_CONFIG_POOL_KIND_WIDTH           1U
 #define EDNN_CONFIG_POOL_KIND_MASK            0x00400000U  /* in place */
@@ -497,38 +506,38 @@
 #define EDNN_CONFIG_POOL_QMAX_SIGNED          1
 #define EDNN_CONFIG_POOL_QMAX_MIN             0
 #define EDNN_CONFIG_POOL_QMAX_MAX             32767
-#define EDNN_CONFIG_POOL_RESERVED_W0          0xFF800000U  /* must be zero */
+#define EDNN_CONFIG_POOL_RESERVED_W0          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_POOL_RESERVED_W1          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_POOL_RESERVED_W2          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_POOL_RESERVED_W3          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_POOL_RESERVED_W4          0xFFE00000U  /* must be zero */
 #define EDNN_CONFIG_POOL_RESERVED_W5          0x00000000U  /* must be zero */
-#define EDNN_CONFIG_POOL_RESERVED_W6          0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_POOL_RESERVED_W6          0xFF8FFFFFU  /* must be zero */
 #define EDNN_CONFIG_POOL_RESERVED_W7          0x00000000U  /* must be zero */
 
 /* ---- CONFIG_ELTWISE (opcode 0x12, unit CMP) */
-#define EDNN_CONFIG_ELTWISE_PRECISION_WORD    0U  /* w0[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16) */
+#define EDNN_CONFIG_ELTWISE_PRECISION_WORD    6U  /* w6[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16) */
 #define EDNN_CONFIG_ELTWISE_PRECISION_SHIFT   20U
 #define EDNN_CONFIG_ELTWISE_PRECISION_WIDTH   1U
 #define EDNN_CONFIG_ELTWISE_PRECISION_MASK    0x00100000U  /* in place */
 #define EDNN_CONFIG_ELTWISE_PRECISION_SIGNED  0
 #define EDNN_CONFIG_ELTWISE_PRECISION_MIN     0U
 #define EDNN_CONFIG_ELTWISE_PRECISION_MAX     1U
-#define EDNN_CONFIG_ELTWISE_A_SIGNED_WORD     0U  /* w0[21:21] 0..1: operand a bytes are int8 (1) or uint8 (0); 1 for int16 */
+#define EDNN_CONFIG_ELTWISE_A_SIGNED_WORD     6U  /* w6[21:21] 0..1: operand a bytes are int8 (1) or uint8 (0); 1 for int16 */
 #define EDNN_CONFIG_ELTWISE_A_SIGNED_SHIFT    21U
 #define EDNN_CONFIG_ELTWISE_A_SIGNED_WIDTH    1U
 #define EDNN_CONFIG_ELTWISE_A_SIGNED_MASK     0x00200000U  /* in place */
 #define EDNN_CONFIG_ELTWISE_A_SIGNED_SIGNED   0
 #define EDNN_CONFIG_ELTWISE_A_SIGNED_MIN      0U
 #define EDNN_CONFIG_ELTWISE_A_SIGNED_MAX      1U
-#define EDNN_CONFIG_ELTWISE_B_SIGNED_WORD     0U  /* w0[22:22] 0..1: operand b bytes are int8 (1) or uint8 (0); 1 for int16 */
+#define EDNN_CONFIG_ELTWISE_B_SIGNED_WORD     6U  /* w6[22:22] 0..1: operand b bytes are int8 (1) or uint8 (0); 1 for int16 */
 #define EDNN_CONFIG_ELTWISE_B_SIGNED_SHIFT    22U
 #define EDNN_CONFIG_ELTWISE_B_SIGNED_WIDTH    1U
 #define EDNN_CONFIG_ELTWISE_B_SIGNED_MASK     0x00400000U  /* in place */
 #define EDNN_CONFIG_ELTWISE_B_SIGNED_SIGNED   0
 #define EDNN_CONFIG_ELTWISE_B_SIGNED_MIN      0U
 #define EDNN_CONFIG_ELTWISE_B_SIGNED_MAX      1U
-#define EDNN_CONFIG_ELTWISE_OP_WORD           0U  /* w0[23:23] 0..1: operation (EltwiseOp: 0 sum, 1 max) */
+#define EDNN_CONFIG_ELTWISE_OP_WORD           6U  /* w6[23:23] 0..1: operation (EltwiseOp: 0 sum, 1 max) */
 #define EDNN_CONFIG_ELTWISE_OP_SHIFT          23U
 #define EDNN_CONFIG_ELTWISE_OP_WIDTH          1U
 #define EDNN_CONFIG_ELTWISE_OP_MASK           0x00800000U  /* in place */
@@ -570,24 +579,24 @@
 #define EDNN_CONFIG_ELTWISE_QMAX_SIGNED       1
 #define EDNN_CONFIG_ELTWISE_QMAX_MIN          0
 #define EDNN_CONFIG_ELTWISE_QMAX_MAX          32767
-#define EDNN_CONFIG_ELTWISE_RESERVED_W0       0xFF000000U  /* must be zero */
+#define EDNN_CONFIG_ELTWISE_RESERVED_W0       0x00000000U  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W1       0xFFFE0000U  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W2       0xFFFE0000U  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W3       0xFFFFFFC0U  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W4       0x00000000U  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W5       0xFFFFFFFFU  /* must be zero */
-#define EDNN_CONFIG_ELTWISE_RESERVED_W6       0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_ELTWISE_RESERVED_W6       0xFF0FFFFFU  /* must be zero */
 #define EDNN_CONFIG_ELTWISE_RESERVED_W7       0x00000000U  /* must be zero */
 
-/* ---- CONFIG_NORM (opcode 0x13, unit CMP) */
-#define EDNN_CONFIG_NORM_PRECISION_WORD       0U  /* w0[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16); 1.1: int8 only */
+/* ---- CONFIG_NORM (opcode 0x13, unit VEC) */
+#define EDNN_CONFIG_NORM_PRECISION_WORD       6U  /* w6[20:20] 0..1: arithmetic mode (Precision: 0 int8, 1 int16); int8 only */
 #define EDNN_CONFIG_NORM_PRECISION_SHIFT      20U
 #define EDNN_CONFIG_NORM_PRECISION_WIDTH      1U
 #define EDNN_CONFIG_NORM_PRECISION_MASK       0x00100000U  /* in place */
 #define EDNN_CONFIG_NORM_PRECISION_SIGNED     0
 #define EDNN_CONFIG_NORM_PRECISION_MIN        0U
 #define EDNN_CONFIG_NORM_PRECISION_MAX        1U
-#define EDNN_CONFIG_NORM_IN_SIGNED_WORD       0U  /* w0[21:21] 0..1: input bytes are int8 (1) or uint8 (0) */
+#define EDNN_CONFIG_NORM_IN_SIGNED_WORD       6U  /* w6[21:21] 0..1: input bytes are int8 (1) or uint8 (0) */
 #define EDNN_CONFIG_NORM_IN_SIGNED_SHIFT      21U
 #define EDNN_CONFIG_NORM_IN_SIGNED_WIDTH      1U
 #define EDNN_CONFIG_NORM_IN_SIGNED_MASK       0x00200000U  /* in place */
@@ -643,17 +652,17 @@
 #define EDNN_CONFIG_NORM_QMAX_SIGNED          1
 #define EDNN_CONFIG_NORM_QMAX_MIN             0
 #define EDNN_CONFIG_NORM_QMAX_MAX             32767
-#define EDNN_CONFIG_NORM_RESERVED_W0          0xFFC00000U  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W0          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_NORM_RESERVED_W1          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_NORM_RESERVED_W2          0xFFE0E000U  /* must be zero */
 #define EDNN_CONFIG_NORM_RESERVED_W3          0x00000000U  /* must be zero */
 #define EDNN_CONFIG_NORM_RESERVED_W4          0xFFFFFFFFU  /* must be zero */
 #define EDNN_CONFIG_NORM_RESERVED_W5          0xFFFFFFFFU  /* must be zero */
-#define EDNN_CONFIG_NORM_RESERVED_W6          0xFFFFFFFFU  /* must be zero */
+#define EDNN_CONFIG_NORM_RESERVED_W6          0xFFCFFFFFU  /* must be zero */
 #define EDNN_CONFIG_NORM_RESERVED_W7          0x00000000U  /* must be zero */
 
 /* ---- LOAD_INPUT (opcode 0x20, unit LDA) */
-#define EDNN_LOAD_INPUT_STREAMS_WORD          0U  /* w0[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (act_in) */
+#define EDNN_LOAD_INPUT_STREAMS_WORD          6U  /* w6[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (act_in) */
 #define EDNN_LOAD_INPUT_STREAMS_SHIFT         20U
 #define EDNN_LOAD_INPUT_STREAMS_WIDTH         4U
 #define EDNN_LOAD_INPUT_STREAMS_MASK          0x00F00000U  /* in place */
@@ -674,17 +683,17 @@
 #define EDNN_LOAD_INPUT_N_WORDS_SIGNED        0
 #define EDNN_LOAD_INPUT_N_WORDS_MIN           1U
 #define EDNN_LOAD_INPUT_N_WORDS_MAX           1048575U
-#define EDNN_LOAD_INPUT_RESERVED_W0           0xFF000000U  /* must be zero */
+#define EDNN_LOAD_INPUT_RESERVED_W0           0x00000000U  /* must be zero */
 #define EDNN_LOAD_INPUT_RESERVED_W1           0xFFF00000U  /* must be zero */
 #define EDNN_LOAD_INPUT_RESERVED_W2           0xFFF00000U  /* must be zero */
 #define EDNN_LOAD_INPUT_RESERVED_W3           0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_INPUT_RESERVED_W4           0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_INPUT_RESERVED_W5           0xFFFFFFFFU  /* must be zero */
-#define EDNN_LOAD_INPUT_RESERVED_W6           0xFFFFFFFFU  /* must be zero */
+#define EDNN_LOAD_INPUT_RESERVED_W6           0xFF0FFFFFU  /* must be zero */
 #define EDNN_LOAD_INPUT_RESERVED_W7           0x00000000U  /* must be zero */
 
 /* ---- LOAD_WEIGHTS (opcode 0x21, unit LDW) */
-#define EDNN_LOAD_WEIGHTS_STREAMS_WORD        0U  /* w0[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (weights) */
+#define EDNN_LOAD_WEIGHTS_STREAMS_WORD        6U  /* w6[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (weights) */
 #define EDNN_LOAD_WEIGHTS_STREAMS_SHIFT       20U
 #define EDNN_LOAD_WEIGHTS_STREAMS_WIDTH       4U
 #define EDNN_LOAD_WEIGHTS_STREAMS_MASK        0x00F00000U  /* in place */
@@ -705,17 +714,17 @@
 #define EDNN_LOAD_WEIGHTS_N_WORDS_SIGNED      0
 #define EDNN_LOAD_WEIGHTS_N_WORDS_MIN         1U
 #define EDNN_LOAD_WEIGHTS_N_WORDS_MAX         65535U
-#define EDNN_LOAD_WEIGHTS_RESERVED_W0         0xFF000000U  /* must be zero */
+#define EDNN_LOAD_WEIGHTS_RESERVED_W0         0x00000000U  /* must be zero */
 #define EDNN_LOAD_WEIGHTS_RESERVED_W1         0x00000000U  /* must be zero */
 #define EDNN_LOAD_WEIGHTS_RESERVED_W2         0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_WEIGHTS_RESERVED_W3         0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_WEIGHTS_RESERVED_W4         0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_WEIGHTS_RESERVED_W5         0xFFFFFFFFU  /* must be zero */
-#define EDNN_LOAD_WEIGHTS_RESERVED_W6         0xFFFFFFFFU  /* must be zero */
+#define EDNN_LOAD_WEIGHTS_RESERVED_W6         0xFF0FFFFFU  /* must be zero */
 #define EDNN_LOAD_WEIGHTS_RESERVED_W7         0x00000000U  /* must be zero */
 
 /* ---- LOAD_PARAMS (opcode 0x22, unit LDW) */
-#define EDNN_LOAD_PARAMS_STREAMS_WORD         0U  /* w0[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (weights) */
+#define EDNN_LOAD_PARAMS_STREAMS_WORD         6U  /* w6[23:20] 1..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (weights) */
 #define EDNN_LOAD_PARAMS_STREAMS_SHIFT        20U
 #define EDNN_LOAD_PARAMS_STREAMS_WIDTH        4U
 #define EDNN_LOAD_PARAMS_STREAMS_MASK         0x00F00000U  /* in place */
@@ -736,38 +745,38 @@
 #define EDNN_LOAD_PARAMS_N_WORDS_SIGNED       0
 #define EDNN_LOAD_PARAMS_N_WORDS_MIN          1U
 #define EDNN_LOAD_PARAMS_N_WORDS_MAX          4095U
-#define EDNN_LOAD_PARAMS_RESERVED_W0          0xFF000000U  /* must be zero */
+#define EDNN_LOAD_PARAMS_RESERVED_W0          0x00000000U  /* must be zero */
 #define EDNN_LOAD_PARAMS_RESERVED_W1          0xF000F000U  /* must be zero */
 #define EDNN_LOAD_PARAMS_RESERVED_W2          0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_PARAMS_RESERVED_W3          0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_PARAMS_RESERVED_W4          0xFFFFFFFFU  /* must be zero */
 #define EDNN_LOAD_PARAMS_RESERVED_W5          0xFFFFFFFFU  /* must be zero */
-#define EDNN_LOAD_PARAMS_RESERVED_W6          0xFFFFFFFFU  /* must be zero */
+#define EDNN_LOAD_PARAMS_RESERVED_W6          0xFF0FFFFFU  /* must be zero */
 #define EDNN_LOAD_PARAMS_RESERVED_W7          0x00000000U  /* must be zero */
 
 /* ---- COMPUTE_TILE (opcode 0x30, unit CMP) */
-#define EDNN_COMPUTE_TILE_ACC_FIRST_WORD      0U  /* w0[20:20] 0..1: start the accumulators from the bias (else continue) */
+#define EDNN_COMPUTE_TILE_ACC_FIRST_WORD      6U  /* w6[20:20] 0..1: start the accumulators from the bias (else continue) */
 #define EDNN_COMPUTE_TILE_ACC_FIRST_SHIFT     20U
 #define EDNN_COMPUTE_TILE_ACC_FIRST_WIDTH     1U
 #define EDNN_COMPUTE_TILE_ACC_FIRST_MASK      0x00100000U  /* in place */
 #define EDNN_COMPUTE_TILE_ACC_FIRST_SIGNED    0
 #define EDNN_COMPUTE_TILE_ACC_FIRST_MIN       0U
 #define EDNN_COMPUTE_TILE_ACC_FIRST_MAX       1U
-#define EDNN_COMPUTE_TILE_ACC_LAST_WORD       0U  /* w0[21:21] 0..1: requantize and write the outputs (else keep accumulating) */
+#define EDNN_COMPUTE_TILE_ACC_LAST_WORD       6U  /* w6[21:21] 0..1: requantize and write the outputs (else keep accumulating) */
 #define EDNN_COMPUTE_TILE_ACC_LAST_SHIFT      21U
 #define EDNN_COMPUTE_TILE_ACC_LAST_WIDTH      1U
 #define EDNN_COMPUTE_TILE_ACC_LAST_MASK       0x00200000U  /* in place */
 #define EDNN_COMPUTE_TILE_ACC_LAST_SIGNED     0
 #define EDNN_COMPUTE_TILE_ACC_LAST_MIN        0U
 #define EDNN_COMPUTE_TILE_ACC_LAST_MAX        1U
-#define EDNN_COMPUTE_TILE_FUSE_ELTWISE_WORD   0U  /* w0[22:22] 0..1: apply the configured eltwise with operand b at res_base */
+#define EDNN_COMPUTE_TILE_FUSE_ELTWISE_WORD   6U  /* w6[22:22] 0..1: apply the configured eltwise with operand b at res_base */
 #define EDNN_COMPUTE_TILE_FUSE_ELTWISE_SHIFT  22U
 #define EDNN_COMPUTE_TILE_FUSE_ELTWISE_WIDTH  1U
 #define EDNN_COMPUTE_TILE_FUSE_ELTWISE_MASK   0x00400000U  /* in place */
 #define EDNN_COMPUTE_TILE_FUSE_ELTWISE_SIGNED 0
 #define EDNN_COMPUTE_TILE_FUSE_ELTWISE_MIN    0U
 #define EDNN_COMPUTE_TILE_FUSE_ELTWISE_MAX    1U
-#define EDNN_COMPUTE_TILE_OUT_MAP_WORD        0U  /* w0[23:23] 0..1: output region holds the whole map (else just this tile) */
+#define EDNN_COMPUTE_TILE_OUT_MAP_WORD        6U  /* w6[23:23] 0..1: output region holds the whole map (else just this tile) */
 #define EDNN_COMPUTE_TILE_OUT_MAP_SHIFT       23U
 #define EDNN_COMPUTE_TILE_OUT_MAP_WIDTH       1U
 #define EDNN_COMPUTE_TILE_OUT_MAP_MASK        0x00800000U  /* in place */
@@ -851,17 +860,17 @@
 #define EDNN_COMPUTE_TILE_RES_BASE_SIGNED     0
 #define EDNN_COMPUTE_TILE_RES_BASE_MIN        0U
 #define EDNN_COMPUTE_TILE_RES_BASE_MAX        1048575U
-#define EDNN_COMPUTE_TILE_RESERVED_W0         0xFF000000U  /* must be zero */
+#define EDNN_COMPUTE_TILE_RESERVED_W0         0x00000000U  /* must be zero */
 #define EDNN_COMPUTE_TILE_RESERVED_W1         0x00000000U  /* must be zero */
 #define EDNN_COMPUTE_TILE_RESERVED_W2         0x00000000U  /* must be zero */
 #define EDNN_COMPUTE_TILE_RESERVED_W3         0x00000000U  /* must be zero */
 #define EDNN_COMPUTE_TILE_RESERVED_W4         0x00000000U  /* must be zero */
 #define EDNN_COMPUTE_TILE_RESERVED_W5         0xF0000000U  /* must be zero */
-#define EDNN_COMPUTE_TILE_RESERVED_W6         0xFFF00000U  /* must be zero */
+#define EDNN_COMPUTE_TILE_RESERVED_W6         0xFF000000U  /* must be zero */
 #define EDNN_COMPUTE_TILE_RESERVED_W7         0x00000000U  /* must be zero */
 
-/* ---- POOL_TILE (opcode 0x31, unit CMP) */
-#define EDNN_POOL_TILE_OUT_MAP_WORD           0U  /* w0[23:23] 0..1: output region holds the whole map (else just this tile) */
+/* ---- POOL_TILE (opcode 0x31, unit VEC) */
+#define EDNN_POOL_TILE_OUT_MAP_WORD           6U  /* w6[23:23] 0..1: output region holds the whole map (else just this tile) */
 #define EDNN_POOL_TILE_OUT_MAP_SHIFT          23U
 #define EDNN_POOL_TILE_OUT_MAP_WIDTH          1U
 #define EDNN_POOL_TILE_OUT_MAP_MASK           0x00800000U  /* in place */
@@ -924,13 +933,13 @@
 #define EDNN_POOL_TILE_P_BASE_SIGNED          0
 #define EDNN_POOL_TILE_P_BASE_MIN             0U
 #define EDNN_POOL_TILE_P_BASE_MAX             4095U
-#define EDNN_POOL_TILE_RESERVED_W0            0xFF700000U  /* must be zero */
+#define EDNN_POOL_TILE_RESERVED_W0            0x00000000U  /* must be zero */
 #define EDNN_POOL_TILE_RESERVED_W1            0x00000000U  /* must be zero */
 #define EDNN_POOL_TILE_RESERVED_W2            0x00000000U  /* must be zero */
 #define EDNN_POOL_TILE_RESERVED_W3            0x00000000U  /* must be zero */
 #define EDNN_POOL_TILE_RESERVED_W4            0xFFF00000U  /* must be zero */
 #define EDNN_POOL_TILE_RESERVED_W5            0xFFFFF000U  /* must be zero */
-#define EDNN_POOL_TILE_RESERVED_W6            0xFFFFFFFFU  /* must be zero */
+#define EDNN_POOL_TILE_RESERVED_W6            0xFF7FFFFFU  /* must be zero */
 #define EDNN_POOL_TILE_RESERVED_W7            0x00000000U  /* must be zero */
 
 /* ---- ELTWISE_TILE (opcode 0x32, unit CMP) */
@@ -962,7 +971,7 @@
 #define EDNN_ELTWISE_TILE_N_WORDS_SIGNED      0
 #define EDNN_ELTWISE_TILE_N_WORDS_MIN         1U
 #define EDNN_ELTWISE_TILE_N_WORDS_MAX         1048575U
-#define EDNN_ELTWISE_TILE_RESERVED_W0         0xFFF00000U  /* must be zero */
+#define EDNN_ELTWISE_TILE_RESERVED_W0         0x00000000U  /* must be zero */
 #define EDNN_ELTWISE_TILE_RESERVED_W1         0xFFF00000U  /* must be zero */
 #define EDNN_ELTWISE_TILE_RESERVED_W2         0xFFF00000U  /* must be zero */
 #define EDNN_ELTWISE_TILE_RESERVED_W3         0xFFF00000U  /* must be zero */
@@ -971,8 +980,8 @@
 #define EDNN_ELTWISE_TILE_RESERVED_W6         0xFFFFFFFFU  /* must be zero */
 #define EDNN_ELTWISE_TILE_RESERVED_W7         0x00000000U  /* must be zero */
 
-/* ---- NORM_TILE (opcode 0x33, unit CMP) */
-#define EDNN_NORM_TILE_OUT_MAP_WORD           0U  /* w0[23:23] 0..1: output region holds the whole map (else just this tile) */
+/* ---- NORM_TILE (opcode 0x33, unit VEC) */
+#define EDNN_NORM_TILE_OUT_MAP_WORD           6U  /* w6[23:23] 0..1: output region holds the whole map (else just this tile) */
 #define EDNN_NORM_TILE_OUT_MAP_SHIFT          23U
 #define EDNN_NORM_TILE_OUT_MAP_WIDTH          1U
 #define EDNN_NORM_TILE_OUT_MAP_MASK           0x00800000U  /* in place */
@@ -1035,24 +1044,24 @@
 #define EDNN_NORM_TILE_P_BASE_SIGNED          0
 #define EDNN_NORM_TILE_P_BASE_MIN             0U
 #define EDNN_NORM_TILE_P_BASE_MAX             4095U
-#define EDNN_NORM_TILE_RESERVED_W0            0xFF700000U  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W0            0x00000000U  /* must be zero */
 #define EDNN_NORM_TILE_RESERVED_W1            0x00000000U  /* must be zero */
 #define EDNN_NORM_TILE_RESERVED_W2            0x00000000U  /* must be zero */
 #define EDNN_NORM_TILE_RESERVED_W3            0x00000000U  /* must be zero */
 #define EDNN_NORM_TILE_RESERVED_W4            0xFFF00000U  /* must be zero */
 #define EDNN_NORM_TILE_RESERVED_W5            0xFFFFF000U  /* must be zero */
-#define EDNN_NORM_TILE_RESERVED_W6            0xFFFFFFFFU  /* must be zero */
+#define EDNN_NORM_TILE_RESERVED_W6            0xFF7FFFFFU  /* must be zero */
 #define EDNN_NORM_TILE_RESERVED_W7            0x00000000U  /* must be zero */
 
 /* ---- STORE_TILE (opcode 0x40, unit ST) */
-#define EDNN_STORE_TILE_STREAMS_WORD          0U  /* w0[23:20] 0..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (act_out); 0 with loopback */
+#define EDNN_STORE_TILE_STREAMS_WORD          6U  /* w6[23:20] 0..15 mask: streams of the role carrying the data (bit k = k-th stream of the role in overlay.toml order); the data is split into equal contiguous parts, one per selected stream (act_out); 0 with loopback */
 #define EDNN_STORE_TILE_STREAMS_SHIFT         20U
 #define EDNN_STORE_TILE_STREAMS_WIDTH         4U
 #define EDNN_STORE_TILE_STREAMS_MASK          0x00F00000U  /* in place */
 #define EDNN_STORE_TILE_STREAMS_SIGNED        0
 #define EDNN_STORE_TILE_STREAMS_MIN           0U
 #define EDNN_STORE_TILE_STREAMS_MAX           15U
-#define EDNN_STORE_TILE_LOOPBACK_WORD         0U  /* w0[24:24] 0..1: write into the input buffer instead of the act_out streams */
+#define EDNN_STORE_TILE_LOOPBACK_WORD         6U  /* w6[24:24] 0..1: write into the input buffer instead of the act_out streams */
 #define EDNN_STORE_TILE_LOOPBACK_SHIFT        24U
 #define EDNN_STORE_TILE_LOOPBACK_WIDTH        1U
 #define EDNN_STORE_TILE_LOOPBACK_MASK         0x01000000U  /* in place */
@@ -1101,13 +1110,13 @@
 #define EDNN_STORE_TILE_DST_PITCH_SIGNED      0
 #define EDNN_STORE_TILE_DST_PITCH_MIN         0U
 #define EDNN_STORE_TILE_DST_PITCH_MAX         1048575U
-#define EDNN_STORE_TILE_RESERVED_W0           0xFE000000U  /* must be zero */
+#define EDNN_STORE_TILE_RESERVED_W0           0x00000000U  /* must be zero */
 #define EDNN_STORE_TILE_RESERVED_W1           0x00000000U  /* must be zero */
 #define EDNN_STORE_TILE_RESERVED_W2           0xFFF00000U  /* must be zero */
 #define EDNN_STORE_TILE_RESERVED_W3           0xFFF00000U  /* must be zero */
 #define EDNN_STORE_TILE_RESERVED_W4           0xFFF00000U  /* must be zero */
 #define EDNN_STORE_TILE_RESERVED_W5           0xFFF00000U  /* must be zero */
-#define EDNN_STORE_TILE_RESERVED_W6           0xFFFFFFFFU  /* must be zero */
+#define EDNN_STORE_TILE_RESERVED_W6           0xFE0FFFFFU  /* must be zero */
 #define EDNN_STORE_TILE_RESERVED_W7           0x00000000U  /* must be zero */
 
 /* ---- helpers (C99 / C++; usable in Vitis HLS) */

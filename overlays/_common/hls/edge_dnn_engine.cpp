@@ -1,11 +1,11 @@
 /*
- * edge_dnn_engine.cpp: the edge-dnn engine in Vitis HLS C++: ISA v1.0, plus the v1.1 LRN
- * instructions (CONFIG_NORM / NORM_TILE) when edge_dnn_isa.h defines them; the version the
- * engine accepts is EDNN_ISA_MAJOR.EDNN_ISA_MINOR of that header.
+ * edge_dnn_engine.cpp: the edge-dnn engine in Vitis HLS C++: ISA v2.0 (LRN instructions
+ * CONFIG_NORM / NORM_TILE when edge_dnn_isa.h defines them); the version the engine accepts is
+ * EDNN_ISA_MAJOR.EDNN_ISA_MINOR of that header.
  *
  * One call of edge_dnn_engine() is one CONTROL.START .. DONE / ERROR run of a command stream.
  * The decoder fetches and checks each instruction (docs/isa.md 1.1) and hands it to its unit
- * (LDW, LDA, CMP, ST). Units execute in stream order: docs/isa.md section 3 makes stream
+ * (LDW, LDA, CMP, VEC, ST). Units execute in stream order: docs/isa.md section 3 makes stream
  * order a valid schedule of the concurrent units, and every result is the same in any valid
  * schedule, so this sequential form is bit-exact with edge_dnn/emulator/engine.py and with the
  * overlapped hardware. The dependency-token queues are kept as counters with the same checks.
@@ -84,7 +84,7 @@ struct kept_state {
 };
 
 #ifdef EDNN_OP_CONFIG_NORM
-/* ISA 1.1: LRN across channels (CONFIG_NORM / NORM_TILE) */
+/* LRN across channels (CONFIG_NORM / NORM_TILE, window unit) */
 #define EDNN_HLS_HAS_NORM 1
 struct norm_regs {
     bool valid, int16, in_signed;
@@ -282,6 +282,7 @@ uint32_t unit_wait_mask(unsigned unit) {
         case EDNN_UNIT_LDA: return EDNN_UNIT_LDA_WAIT_MASK;
         case EDNN_UNIT_CMP: return EDNN_UNIT_CMP_WAIT_MASK;
         case EDNN_UNIT_ST: return EDNN_UNIT_ST_WAIT_MASK;
+        case EDNN_UNIT_VEC: return EDNN_UNIT_VEC_WAIT_MASK;
         default: return EDNN_UNIT_DEC_WAIT_MASK;
     }
 }
@@ -291,6 +292,7 @@ uint32_t unit_signal_mask(unsigned unit) {
         case EDNN_UNIT_LDA: return EDNN_UNIT_LDA_SIGNAL_MASK;
         case EDNN_UNIT_CMP: return EDNN_UNIT_CMP_SIGNAL_MASK;
         case EDNN_UNIT_ST: return EDNN_UNIT_ST_SIGNAL_MASK;
+        case EDNN_UNIT_VEC: return EDNN_UNIT_VEC_SIGNAL_MASK;
         default: return EDNN_UNIT_DEC_SIGNAL_MASK;
     }
 }
@@ -1075,7 +1077,7 @@ pe_groups:
     return 0;
 }
 
-/* ------------------------------------------------------------------ CMP: vector unit */
+/* ------------------------------------------------- VEC (window unit) and CMP's eltwise stage */
 uint8_t exec_pool(const uint32_t* w) {
     const bool out_map = EDNN_U(w, EDNN_POOL_TILE_OUT_MAP) != 0;
     const uint32_t in_base = EDNN_U(w, EDNN_POOL_TILE_IN_BASE);
@@ -1458,7 +1460,7 @@ uint8_t execute(const uint32_t* w, uint32_t index, io& p) {
     for (unsigned k = 0; k < NUM_TOKENS; ++k) {
         if (((wait >> k) & 1u) && g_tokens[k] == 0)
             return EDNN_FAULT(EDNN_ERR_TOKEN_UNDERFLOW,
-                              "waits on token queue 0x%02X, empty in sequential order", 1u << k);
+                              "waits on token queue 0x%03X, empty in sequential order", 1u << k);
     }
     for (unsigned k = 0; k < NUM_TOKENS; ++k) {
         if ((wait >> k) & 1u) --g_tokens[k];
@@ -1498,7 +1500,7 @@ uint8_t execute(const uint32_t* w, uint32_t index, io& p) {
         if ((signal >> k) & 1u) {
             if (g_tokens[k] >= TOKEN_CAPACITY)
                 return EDNN_FAULT(EDNN_ERR_TOKEN_OVERFLOW,
-                                  "signals token queue 0x%02X, which holds %u tokens", 1u << k,
+                                  "signals token queue 0x%03X, which holds %u tokens", 1u << k,
                                   TOKEN_CAPACITY);
             ++g_tokens[k];
         }
@@ -1572,7 +1574,7 @@ fetch:
         if (op == EDNN_OP_END) {
             for (unsigned k = 0; k < NUM_TOKENS; ++k) {
                 if (g_tokens[k])
-                    return EDNN_FAULT(EDNN_ERR_TOKENS_LEFT, "token queue 0x%02X holds %u at END",
+                    return EDNN_FAULT(EDNN_ERR_TOKENS_LEFT, "token queue 0x%03X holds %u at END",
                                       1u << k, g_tokens[k]);
             }
             if (g_kept.valid)

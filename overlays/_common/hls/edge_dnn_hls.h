@@ -122,7 +122,8 @@ constexpr unsigned PAR_SLOT8_BYTES = 8;   /* (bias int32, M, S) slot, int8 */
 constexpr unsigned PAR_SLOT16_BYTES = 16; /* (bias int48, M, S) slot, int16 */
 constexpr unsigned MAX_AREAS = EDNN_ISA_MAX_AREA_CLASSES;
 constexpr unsigned TOKEN_CAPACITY = EDNN_ISA_TOKEN_CAPACITY;
-constexpr unsigned NUM_TOKENS = 6;
+constexpr unsigned NUM_TOKENS = 12; /* EDNN_TOK_* bits 0..11 (ISA 2.0) */
+static_assert(EDNN_TOK_ST_VEC == 1u << (NUM_TOKENS - 1), "token queues changed: update NUM_TOKENS");
 
 /* DSP48E2 packing (docs/arithmetic.md 3.2): a cascade of at most CHAIN packed products sums
  * exactly in the 18-bit low field (4 x 128 x 255 < 2^17 for every int8 weight byte and

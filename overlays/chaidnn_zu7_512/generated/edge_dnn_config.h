@@ -1,7 +1,7 @@
 /*
  * edge_dnn_config.h: GENERATED FILE, DO NOT EDIT.
- * Source: chaidnn_zu7_512/overlay.toml (overlay 'chaidnn_zu7_512' v1.0.0, xczu7ev-ffvc1156-2-e)
- * Configuration hash (sha256): 0c7a49f0730c0bd8eac2cf014ab393351f1561aa4bebe7afe7f797911c1a84c1
+ * Source: chaidnn_zu7_512/overlay.toml (overlay 'chaidnn_zu7_512' v2.0.0, xczu7ev-ffvc1156-2-e)
+ * Configuration hash (sha256): 6895314d06b041c252eb3e6c4e83a95d78a14fea7958efd0d12acdf7f7d4045b
  * Regenerate with `python tools/gen_overlay_headers.py`; CI runs it with --check.
  */
 #ifndef EDGE_DNN_CONFIG_H
@@ -9,13 +9,13 @@
 
 /* ---- overlay identity */
 #define EDNN_OVERLAY_NAME                     "chaidnn_zu7_512"
-#define EDNN_OVERLAY_VERSION                  "1.0.0"
-#define EDNN_OVERLAY_VERSION_WORD             0x00010000U  /* major<<16|minor<<8|patch */
+#define EDNN_OVERLAY_VERSION                  "2.0.0"
+#define EDNN_OVERLAY_VERSION_WORD             0x00020000U  /* major<<16|minor<<8|patch */
 #define EDNN_PART                             "xczu7ev-ffvc1156-2-e"
 #define EDNN_SCHEMA_VERSION                   1U  /* overlay.toml schema */
-#define EDNN_CONFIG_HASH                      "0c7a49f0730c0bd8eac2cf014ab393351f1561aa4bebe7afe7f797911c1a84c1"  /* sha256 of the semantic configuration */
-#define EDNN_CONFIG_HASH0                     0x0C7A49F0U  /* hash bytes 0-3 */
-#define EDNN_CONFIG_HASH1                     0x730C0BD8U  /* hash bytes 4-7 */
+#define EDNN_CONFIG_HASH                      "6895314d06b041c252eb3e6c4e83a95d78a14fea7958efd0d12acdf7f7d4045b"  /* sha256 of the semantic configuration */
+#define EDNN_CONFIG_HASH0                     0x6895314DU  /* hash bytes 0-3 */
+#define EDNN_CONFIG_HASH1                     0x06B041C2U  /* hash bytes 4-7 */
 
 /* ---- clocks */
 #define EDNN_FABRIC_KHZ                       300000U  /* engine clock, kHz */
@@ -28,6 +28,7 @@
 #define EDNN_PE_PIXELS                        32U  /* output pixels in parallel */
 #define EDNN_REQUANT_LANES                    32U  /* accumulators requantized per cycle */
 #define EDNN_VECTOR_LANES                     64U  /* vector-unit elements per cycle */
+#define EDNN_LINE_BUFFER_WORDS                2048U  /* window-unit line buffer, 64-bit words (partial rows of pooling windows) */
 #define EDNN_ACC_BITS                         48U  /* accumulator width, bits */
 #define EDNN_DSP_PACK_SHIFT                   18U  /* distance of the two packed int8 weights, bits */
 #define EDNN_MACS_PER_DSP_INT8                2U  /* int8 MACs per DSP cycle */
@@ -170,13 +171,13 @@
 #define EDNN_REG_ID_MAGIC_OFFSET              0x100U  /* ro identity: 0x45444E4E, ASCII EDNN */
 #define EDNN_REG_ID_MAGIC_VALUE               0x45444E4EU  /* identity: magic */
 #define EDNN_REG_ID_VERSION_OFFSET            0x104U  /* ro identity: major<<16 | minor<<8 | patch */
-#define EDNN_REG_ID_VERSION_VALUE             0x00010000U  /* identity: version */
+#define EDNN_REG_ID_VERSION_VALUE             0x00020000U  /* identity: version */
 #define EDNN_REG_ID_SCHEMA_OFFSET             0x108U  /* ro identity: overlay.toml schema version */
 #define EDNN_REG_ID_SCHEMA_VALUE              0x00000001U  /* identity: schema */
 #define EDNN_REG_ID_CONFIG_HASH0_OFFSET       0x10CU  /* ro identity: configuration hash bytes 0-3, big-endian */
-#define EDNN_REG_ID_CONFIG_HASH0_VALUE        0x0C7A49F0U  /* identity: config_hash0 */
+#define EDNN_REG_ID_CONFIG_HASH0_VALUE        0x6895314DU  /* identity: config_hash0 */
 #define EDNN_REG_ID_CONFIG_HASH1_OFFSET       0x110U  /* ro identity: configuration hash bytes 4-7, big-endian */
-#define EDNN_REG_ID_CONFIG_HASH1_VALUE        0x730C0BD8U  /* identity: config_hash1 */
+#define EDNN_REG_ID_CONFIG_HASH1_VALUE        0x06B041C2U  /* identity: config_hash1 */
 #define EDNN_REG_ID_PE_DIMS_OFFSET            0x114U  /* ro identity: out | in<<8 | pixels<<16 | pump<<24 */
 #define EDNN_REG_ID_PE_DIMS_VALUE             0x02200410U  /* identity: pe_dims */
 #define EDNN_REG_ID_CLOCKS_OFFSET             0x118U  /* ro identity: fabric MHz | DSP MHz<<16 */
@@ -221,6 +222,7 @@ constexpr unsigned int PE_IN_CHANNELS = EDNN_PE_IN_CHANNELS;
 constexpr unsigned int PE_PIXELS = EDNN_PE_PIXELS;
 constexpr unsigned int REQUANT_LANES = EDNN_REQUANT_LANES;
 constexpr unsigned int VECTOR_LANES = EDNN_VECTOR_LANES;
+constexpr unsigned int LINE_BUFFER_WORDS = EDNN_LINE_BUFFER_WORDS;
 constexpr unsigned int ACC_BITS = EDNN_ACC_BITS;
 constexpr unsigned int DSP_PACK_SHIFT = EDNN_DSP_PACK_SHIFT;
 constexpr unsigned int MACS_PER_DSP_INT8 = EDNN_MACS_PER_DSP_INT8;

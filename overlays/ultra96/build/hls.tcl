@@ -1,6 +1,6 @@
 # hls.tcl (Vitis HLS: engine C synthesis and IP export): GENERATED FILE, DO NOT EDIT.
-# Source: ultra96/overlay.toml (overlay 'ultra96' v1.0.0, xczu3eg-sbva484-1-e, board Ultra96)
-# Configuration hash (sha256): 05bfc2cefcd451e73286f797cba863d97afd1e38f47fd4e4dabb2dd62b96088c
+# Source: ultra96/overlay.toml (overlay 'ultra96' v2.0.0, xczu3eg-sbva484-1-e, board Ultra96)
+# Configuration hash (sha256): 6c615c5cd7bf3de8738b0bc7ef6a466eb374c91375ce4154d1f3cb052735f81c
 # Regenerate with `python tools/gen_overlay_build.py`; CI runs it with --check.
 # Written for Vivado / Vitis HLS 2025.2; see overlays/README.md.
 # Run from anywhere: vitis_hls -f hls.tcl (or vitis-run --mode hls --tcl hls.tcl);

@@ -1,7 +1,7 @@
 /*
  * edge_dnn_config.h: GENERATED FILE, DO NOT EDIT.
- * Source: ultra96/overlay.toml (overlay 'ultra96' v1.0.0, xczu3eg-sbva484-1-e)
- * Configuration hash (sha256): 05bfc2cefcd451e73286f797cba863d97afd1e38f47fd4e4dabb2dd62b96088c
+ * Source: ultra96/overlay.toml (overlay 'ultra96' v2.0.0, xczu3eg-sbva484-1-e)
+ * Configuration hash (sha256): 6c615c5cd7bf3de8738b0bc7ef6a466eb374c91375ce4154d1f3cb052735f81c
  * Regenerate with `python tools/gen_overlay_headers.py`; CI runs it with --check.
  */
 #ifndef EDGE_DNN_CONFIG_H
@@ -9,13 +9,13 @@
 
 /* ---- overlay identity */
 #define EDNN_OVERLAY_NAME                     "ultra96"
-#define EDNN_OVERLAY_VERSION                  "1.0.0"
-#define EDNN_OVERLAY_VERSION_WORD             0x00010000U  /* major<<16|minor<<8|patch */
+#define EDNN_OVERLAY_VERSION                  "2.0.0"
+#define EDNN_OVERLAY_VERSION_WORD             0x00020000U  /* major<<16|minor<<8|patch */
 #define EDNN_PART                             "xczu3eg-sbva484-1-e"
 #define EDNN_SCHEMA_VERSION                   1U  /* overlay.toml schema */
-#define EDNN_CONFIG_HASH                      "05bfc2cefcd451e73286f797cba863d97afd1e38f47fd4e4dabb2dd62b96088c"  /* sha256 of the semantic configuration */
-#define EDNN_CONFIG_HASH0                     0x05BFC2CEU  /* hash bytes 0-3 */
-#define EDNN_CONFIG_HASH1                     0xFCD451E7U  /* hash bytes 4-7 */
+#define EDNN_CONFIG_HASH                      "6c615c5cd7bf3de8738b0bc7ef6a466eb374c91375ce4154d1f3cb052735f81c"  /* sha256 of the semantic configuration */
+#define EDNN_CONFIG_HASH0                     0x6C615C5CU  /* hash bytes 0-3 */
+#define EDNN_CONFIG_HASH1                     0xD7BF3DE8U  /* hash bytes 4-7 */
 
 /* ---- clocks */
 #define EDNN_FABRIC_KHZ                       250000U  /* engine clock, kHz */
@@ -28,6 +28,7 @@
 #define EDNN_PE_PIXELS                        8U  /* output pixels in parallel */
 #define EDNN_REQUANT_LANES                    8U  /* accumulators requantized per cycle */
 #define EDNN_VECTOR_LANES                     8U  /* vector-unit elements per cycle */
+#define EDNN_LINE_BUFFER_WORDS                512U  /* window-unit line buffer, 64-bit words (partial rows of pooling windows) */
 #define EDNN_ACC_BITS                         48U  /* accumulator width, bits */
 #define EDNN_DSP_PACK_SHIFT                   18U  /* distance of the two packed int8 weights, bits */
 #define EDNN_MACS_PER_DSP_INT8                2U  /* int8 MACs per DSP cycle */
@@ -163,13 +164,13 @@
 #define EDNN_REG_ID_MAGIC_OFFSET              0x100U  /* ro identity: 0x45444E4E, ASCII EDNN */
 #define EDNN_REG_ID_MAGIC_VALUE               0x45444E4EU  /* identity: magic */
 #define EDNN_REG_ID_VERSION_OFFSET            0x104U  /* ro identity: major<<16 | minor<<8 | patch */
-#define EDNN_REG_ID_VERSION_VALUE             0x00010000U  /* identity: version */
+#define EDNN_REG_ID_VERSION_VALUE             0x00020000U  /* identity: version */
 #define EDNN_REG_ID_SCHEMA_OFFSET             0x108U  /* ro identity: overlay.toml schema version */
 #define EDNN_REG_ID_SCHEMA_VALUE              0x00000001U  /* identity: schema */
 #define EDNN_REG_ID_CONFIG_HASH0_OFFSET       0x10CU  /* ro identity: configuration hash bytes 0-3, big-endian */
-#define EDNN_REG_ID_CONFIG_HASH0_VALUE        0x05BFC2CEU  /* identity: config_hash0 */
+#define EDNN_REG_ID_CONFIG_HASH0_VALUE        0x6C615C5CU  /* identity: config_hash0 */
 #define EDNN_REG_ID_CONFIG_HASH1_OFFSET       0x110U  /* ro identity: configuration hash bytes 4-7, big-endian */
-#define EDNN_REG_ID_CONFIG_HASH1_VALUE        0xFCD451E7U  /* identity: config_hash1 */
+#define EDNN_REG_ID_CONFIG_HASH1_VALUE        0xD7BF3DE8U  /* identity: config_hash1 */
 #define EDNN_REG_ID_PE_DIMS_OFFSET            0x114U  /* ro identity: out | in<<8 | pixels<<16 | pump<<24 */
 #define EDNN_REG_ID_PE_DIMS_VALUE             0x01080410U  /* identity: pe_dims */
 #define EDNN_REG_ID_CLOCKS_OFFSET             0x118U  /* ro identity: fabric MHz | DSP MHz<<16 */
@@ -214,6 +215,7 @@ constexpr unsigned int PE_IN_CHANNELS = EDNN_PE_IN_CHANNELS;
 constexpr unsigned int PE_PIXELS = EDNN_PE_PIXELS;
 constexpr unsigned int REQUANT_LANES = EDNN_REQUANT_LANES;
 constexpr unsigned int VECTOR_LANES = EDNN_VECTOR_LANES;
+constexpr unsigned int LINE_BUFFER_WORDS = EDNN_LINE_BUFFER_WORDS;
 constexpr unsigned int ACC_BITS = EDNN_ACC_BITS;
 constexpr unsigned int DSP_PACK_SHIFT = EDNN_DSP_PACK_SHIFT;
 constexpr unsigned int MACS_PER_DSP_INT8 = EDNN_MACS_PER_DSP_INT8;

@@ -1,6 +1,6 @@
 # bd.tcl (Vivado IP integrator block design): GENERATED FILE, DO NOT EDIT.
-# Source: zcu102/overlay.toml (overlay 'zcu102' v1.0.0, xczu9eg-ffvb1156-2-e, board ZCU102)
-# Configuration hash (sha256): 149070a12135ca91deef217430fd1597b39790d1c9484989e2a92059ac79704c
+# Source: zcu102/overlay.toml (overlay 'zcu102' v2.0.0, xczu9eg-ffvb1156-2-e, board ZCU102)
+# Configuration hash (sha256): 101c4be484092f5003416a75e69865ebf60a8339945e9b520cc65455cfef871d
 # Regenerate with `python tools/gen_overlay_build.py`; CI runs it with --check.
 # Written for Vivado / Vitis HLS 2025.2; see overlays/README.md.
 # Sourced by build.tcl inside an open project whose IP repository holds the engine.

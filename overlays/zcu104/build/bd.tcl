@@ -1,6 +1,6 @@
 # bd.tcl (Vivado IP integrator block design): GENERATED FILE, DO NOT EDIT.
-# Source: zcu104/overlay.toml (overlay 'zcu104' v1.0.0, xczu7ev-ffvc1156-2-e, board ZCU104)
-# Configuration hash (sha256): 4b26967758c9008e10c441d3f7b73432d44668f60d22613285921a1bd7bbe4c4
+# Source: zcu104/overlay.toml (overlay 'zcu104' v2.0.0, xczu7ev-ffvc1156-2-e, board ZCU104)
+# Configuration hash (sha256): c404eb1817f81da791958e1cb12cf6d59efc81920da2ff2ccea9e220454926ab
 # Regenerate with `python tools/gen_overlay_build.py`; CI runs it with --check.
 # Written for Vivado / Vitis HLS 2025.2; see overlays/README.md.
 # Sourced by build.tcl inside an open project whose IP repository holds the engine.
