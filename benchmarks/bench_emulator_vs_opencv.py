@@ -3,7 +3,9 @@
 What is measured (issue #4, target: emulated <= 3x cv2.dnn):
 
 * **emulated**: one frame through :class:`edge_dnn.emulator.run.ModelRunner`, i.e. input
-  quantization, a fresh DDR image, every engine step executed by the bit-exact engine emulator
+  quantization, a fresh DDR image (the runner's image with the previous frame's writes undone,
+  as the board's runtime loads the weights once), every engine step executed by the bit-exact
+  engine emulator
   (command stream decoded and run tile by tile on the emulated buffers, DMA transfer lists
   checked, race checker on) and the ARM steps, outputs read back from DDR (``raw=True``);
 * **cv2.dnn**: ``cv2.dnn.readNetFromCaffe`` on the same prototxt and a caffemodel holding the

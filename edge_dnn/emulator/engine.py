@@ -31,7 +31,8 @@ the reduction, from the tile's largest input and the weights' absolute sums), el
 on int64 with :func:`edge_dnn.quant.arith.round_shift`); a depthwise tile is one multiply-add
 per kernel tap, pooling one max / add per tap, LRN a cumulative sum of squares over the
 channels of every pixel. Decoded instructions, weight matrices and params are cached, keyed by
-the exact words they were decoded from (a changed word decodes afresh).
+the exact words they were decoded from (a changed word decodes afresh); so are the timing
+model's costs of an instruction, keyed by the identity of the (immutable) decoded objects.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import enum
+import functools
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -48,7 +50,7 @@ import numpy.typing as npt
 
 from edge_dnn.emulator.errors import EngineFault
 from edge_dnn.emulator.ports import Bytes, InPort, OutPort
-from edge_dnn.emulator.races import BufferRaceError, Index, RaceChecker
+from edge_dnn.emulator.races import Blocks, BufferRaceError, Index, RaceChecker
 from edge_dnn.emulator.timing import Timeline, TimingModel, selected
 from edge_dnn.isa import (
     ComputeTile,
@@ -108,13 +110,25 @@ _EXACT_F32 = float(1 << 24)
 _COLS_BUDGET = 1 << 19
 # float32 GEMM chunks along K (granularity _KBLOCK rows) worth it against one float64 GEMM
 _F32_MAX_CHUNKS = 4
+# im2col runs (channels per pixel) shorter than this are gathered before the conversion
+_SHORT_RUN = 16
 _KBLOCK = 32
-# elements of one slice of the requantization epilogue
-_EPILOGUE_ELEMS = 1 << 14
+# elements of one slice of the requantization epilogue (its float64 and int32 temporaries,
+# 768 KiB, stay in L2)
+_EPILOGUE_ELEMS = 1 << 16
 # decoded dense weight matrices kept per engine (bytes), decoded instructions (entries)
 _WCACHE_BYTES = 256 << 20
 _DECODE_CACHE = 1 << 16
 _TOKENS = tuple((t, int(t)) for t in Token)
+_TOKEN_LISTS: dict[int, tuple[Token, ...]] = {}
+
+
+def _token_list(mask: int) -> tuple[Token, ...]:
+    """The token queues of a wait / signal mask, in :class:`Token` order (memoised)."""
+    hit = _TOKEN_LISTS.get(mask)
+    if hit is None:
+        hit = _TOKEN_LISTS[mask] = tuple(t for t, bit in _TOKENS if mask & bit)
+    return hit
 
 
 class EngineStatus(enum.Enum):
@@ -217,6 +231,51 @@ class _DenseWeights:
         return plan
 
 
+class _ConvParams:
+    """A tile's decoded params, ``(bias, M, S)`` per output channel (read-only int64
+    arrays), and what the compute path derives from them, computed once per params words."""
+
+    def __init__(self, bias: I64, m: I64, s: I64) -> None:
+        for a in (bias, m, s):
+            a.flags.writeable = False
+        self.bias, self.m, self.s = bias, m, s
+
+    @functools.cached_property
+    def s_ok(self) -> bool:
+        """Every ``S`` in ``1..63``."""
+        return bool(((self.s >= 1) & (self.s <= 63)).all())
+
+    @functools.cached_property
+    def bias_max(self) -> int:
+        return int(np.abs(self.bias).max())
+
+    @functools.cached_property
+    def m_max(self) -> int:
+        return int(self.m.max())
+
+    @functools.cached_property
+    def s_max(self) -> int:
+        return int(self.s.max())
+
+    @functools.cached_property
+    def s_min(self) -> int:
+        return int(self.s.min())
+
+    @functools.cached_property
+    def scale(self) -> F64:
+        """``M 2**-S`` (exact in float64)."""
+        v = np.ldexp(self.m.astype(np.float64), -self.s)
+        v.flags.writeable = False
+        return v
+
+    @functools.cached_property
+    def offset(self) -> F64:
+        """``bias M 2**-S + 1/2`` (exact when the caller's bound holds)."""
+        v = self.bias * self.scale + 0.5
+        v.flags.writeable = False
+        return v
+
+
 class _Stall(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Internal: a load needs MM2S data that has not been pushed yet."""
 
@@ -248,6 +307,28 @@ def _transpose_words(x: np.ndarray, axes: Sequence[int]) -> np.ndarray:
     out = np.empty([w.shape[a] for a in axes] + [w.shape[-1]], dtype=w.dtype)
     out[...] = w.transpose(*axes, w.ndim - 1)
     return out.view(x.dtype)
+
+
+def _word_taps(x: np.ndarray, axis: int, start: int, count: int, step: int) -> np.ndarray:
+    """A contiguous copy of ``x[..., start : start + step * (count - 1) + 1 : step, ...]``
+    along ``axis`` (not the last one: the last axis is one buffer word, copied whole)."""
+    nbytes = x.shape[-1] * x.itemsize
+    unit = next(u for u in (8, 4, 2, 1) if nbytes % u == 0)
+    w = x.view(f"<u{unit}")
+    sel = (slice(None),) * axis + (_taps(start, count, step),)
+    out = np.empty((*w.shape[:axis], count, *w.shape[axis + 1 :]), dtype=w.dtype)
+    out[...] = w[sel]
+    return out.view(x.dtype)
+
+
+def _same_bytes(a: Bytes, b: Bytes) -> bool:
+    """Whether two ``uint8`` word arrays hold the same bytes (compared 8 bytes at a time)."""
+    if a.shape != b.shape:
+        return False
+    x, y = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+    if x.size % 8 == 0:
+        x, y = x.view(np.uint64), y.view(np.uint64)
+    return bool((x == y).all())
 
 
 def _sign_extend(v: npt.NDArray[np.uint64], bits: int) -> I64:
@@ -321,6 +402,7 @@ class Engine:
         self.stalled_on: str | None = None
         self.counters = EngineCounters()
         self._words: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
+        self._word_bytes = b""
         self._n_instr = 0
         self._body_crc = 0
         self._crc = 0
@@ -340,7 +422,9 @@ class Engine:
         self._decoded: dict[bytes, Instruction] = {}
         self._lrn_tables: dict[bytes, npt.NDArray[np.int32]] = {}
         # decoded (bias, M, S) by params words (read-only arrays)
-        self._pcache: dict[tuple[bytes, int, int], tuple[I64, I64, I64]] = {}
+        self._pcache: dict[tuple[bytes, int, int], _ConvParams] = {}
+        self._tcache: dict[tuple[int, ...], tuple[tuple[object, ...], tuple[int, int, int | None]]]
+        self._tcache = {}
 
     # ------------------------------------------------------------------ ports
     @property
@@ -452,6 +536,7 @@ class Engine:
         except IsaError as e:
             self._fail(EngineFault.from_isa(e))
         self._words = words
+        self._word_bytes = words.astype("<u4").tobytes()
         self._n_instr = n
         self._body_crc = body_crc
         self.counters.stream_bytes[self._role_streams["cmd"][0]] = int(words.size) * 4
@@ -589,7 +674,7 @@ class Engine:
     def _fetch(self) -> Instruction:
         i = self._pc
         base = instruction_word_index(i)
-        raw = self._words[base : base + INSTR_WORDS].astype("<u4").tobytes()
+        raw = self._word_bytes[4 * base : 4 * (base + INSTR_WORDS)]
         # decoding is a pure function of the 8 words (the offset and index only name the
         # place of a fault), so a stream run again decodes from the cache
         ins = self._decoded.get(raw)
@@ -622,9 +707,9 @@ class Engine:
     # ------------------------------------------------------------------ dispatch
     def _execute(self, i: int, ins: Instruction) -> None:
         unit = ins.unit
-        wait, signal = ins.wait, ins.signal
-        for t, bit in _TOKENS:
-            if wait & bit and self._tokens[t] == 0:
+        waits, signals = _token_list(ins.wait), _token_list(ins.signal)
+        for t in waits:
+            if self._tokens[t] == 0:
                 raise self._fault(
                     i,
                     ins,
@@ -635,9 +720,8 @@ class Engine:
                 )
         if isinstance(ins, LoadInput | LoadWeights | LoadParams):
             self._load(i, ins, dry_run=True)
-        for t, bit in _TOKENS:
-            if wait & bit:
-                self._tokens[t] -= 1
+        for t in waits:
+            self._tokens[t] -= 1
         if self._races is not None:
             self._races.begin(i, ins)
         macs = 0
@@ -669,31 +753,28 @@ class Engine:
             self._end(i, ins)
         elif not isinstance(ins, Nop | Sync):  # pragma: no cover - every opcode is handled
             raise self._fault(i, ins, ErrorCode.BAD_OPCODE, "no unit executes this opcode")
-        for t, bit in _TOKENS:
-            if signal & bit:
-                self._tokens[t] += 1
-                if self._tokens[t] > TOKEN_CAPACITY:
-                    raise self._fault(
-                        i,
-                        ins,
-                        ErrorCode.TOKEN_OVERFLOW,
-                        f"signals token queue {t.name}, which already holds {TOKEN_CAPACITY} "
-                        "tokens in sequential order",
-                        "signal",
-                    )
+        for t in signals:
+            self._tokens[t] += 1
+            if self._tokens[t] > TOKEN_CAPACITY:
+                raise self._fault(
+                    i,
+                    ins,
+                    ErrorCode.TOKEN_OVERFLOW,
+                    f"signals token queue {t.name}, which already holds {TOKEN_CAPACITY} "
+                    "tokens in sequential order",
+                    "signal",
+                )
         if self._races is not None:
             self._races.end(ins)
-        cycles = self.timing.instruction_cycles(
-            ins, self._conv, self._pool, self._elt, norm=self._norm
-        )
+        cycles, resources, burst = self._costs(ins)
         start, end = self._timeline.issue(
             unit,
             cycles,
             ins.wait,
             ins.signal,
             barrier=isinstance(ins, Sync | End),
-            resources=self.timing.shared_resources(ins, self._conv, self._pool),
-            burst_cycles=self.timing.burst_cycles(ins, self._pool, self._norm),
+            resources=resources,
+            burst_cycles=burst,
         )
         if unit != Unit.DEC:
             cycles = end - start  # a window-unit tile may have run in burst mode
@@ -706,6 +787,30 @@ class Engine:
         if unit != Unit.DEC:
             c.unit_busy[unit.name] += cycles
             c.tag_cycles[ins.tag] += cycles
+
+    def _costs(self, ins: Instruction) -> tuple[int, int, int | None]:
+        """The timing model's cycles, shared resources and burst cycles of ``ins`` under the
+        configuration registers in force.
+
+        They are functions of these (immutable) objects only, so they are memoised by
+        identity: decoded instructions are cached, so a stream run again hits.
+        """
+        conv, pool, elt, norm = self._conv, self._pool, self._elt, self._norm
+        key = (id(ins), id(conv), id(pool), id(elt), id(norm))
+        hit = self._tcache.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], (ins, conv, pool, elt, norm))):
+            return hit[1]
+        tm = self.timing
+        costs = (
+            tm.instruction_cycles(ins, conv, pool, elt, norm=norm),
+            tm.shared_resources(ins, conv, pool),
+            tm.burst_cycles(ins, pool, norm),
+        )
+        if len(self._tcache) >= _DECODE_CACHE:
+            self._tcache.clear()
+        # the objects are kept with their costs: their ids cannot be reused while cached
+        self._tcache[key] = ((ins, conv, pool, elt, norm), costs)
+        return costs
 
     def _check_precision(self, i: int, ins: Instruction, precision: Precision) -> None:
         name = "int8" if precision == Precision.INT8 else "int16"
@@ -861,9 +966,12 @@ class Engine:
     @staticmethod
     def _blocks(base: int, n_blocks: int, pitch: int, block_words: int) -> Index:
         """Word addresses of ``n_blocks`` blocks of ``block_words`` words every ``pitch`` words:
-        a slice when they are one contiguous run, else an int64 index array."""
-        if n_blocks <= 1 or pitch == block_words:
+        a slice when they are one contiguous run, :class:`Blocks` when they are disjoint runs
+        (accessed through a strided view), else (overlapping blocks) an int64 index array."""
+        if n_blocks <= 1 or pitch == block_words or block_words == 0:
             return slice(base, base + n_blocks * block_words)
+        if pitch > block_words:
+            return Blocks(base, n_blocks, pitch, block_words)
         blk = np.arange(n_blocks, dtype=np.int64)[:, None] * pitch
         return (base + blk + np.arange(block_words, dtype=np.int64)[None, :]).reshape(-1)
 
@@ -872,9 +980,45 @@ class Engine:
     ) -> None:
         if isinstance(idx, slice):
             top = idx.stop - 1 if idx.stop > idx.start else 0
-            self._check_index(i, ins, buf, name, np.array([top], dtype=np.int64), field)
+        elif isinstance(idx, Blocks):
+            top = idx.base + (idx.blocks - 1) * idx.pitch + idx.width - 1
+            if idx.base < 0:
+                top = buf.shape[0]  # cannot happen: addresses are unsigned fields
         else:
             self._check_index(i, ins, buf, name, idx, field)
+            return
+        if top >= buf.shape[0]:
+            raise self._fault(
+                i,
+                ins,
+                ErrorCode.BUFFER_RANGE,
+                f"{name} buffer word {top} outside the buffer's {buf.shape[0]} words",
+                field,
+            )
+
+    @staticmethod
+    def _block_view(buf: np.ndarray, b: Blocks) -> np.ndarray:
+        """Words ``b`` of ``buf`` (checked inside it) as a ``[blocks, width, CB]`` view."""
+        span = (b.blocks - 1) * b.pitch + b.width
+        flat = buf[b.base : b.base + span]
+        s0, s1 = flat.strides
+        return np.lib.stride_tricks.as_strided(
+            flat, shape=(b.blocks, b.width, flat.shape[1]), strides=(b.pitch * s0, s0, s1)
+        )
+
+    def _get(self, buf: np.ndarray, idx: Index) -> np.ndarray:
+        """Words ``idx`` of ``buf`` as ``[n, CB]`` (a view for a slice, else a copy)."""
+        if isinstance(idx, Blocks):
+            return self._block_view(buf, idx).reshape(-1, buf.shape[1])
+        return buf[idx]
+
+    def _set(self, buf: np.ndarray, idx: Index, words: np.ndarray) -> None:
+        """Write ``[n, CB]`` words (or anything of that size) to words ``idx`` of ``buf``."""
+        if isinstance(idx, Blocks):
+            view = self._block_view(buf, idx)
+            view[...] = words.reshape(view.shape)
+        else:
+            buf[idx] = words.reshape(-1, buf.shape[1])
 
     def _store(self, i: int, ins: StoreTile) -> None:
         src = self._blocks(ins.src_base, ins.n_blocks, ins.src_pitch, ins.block_words)
@@ -884,10 +1028,10 @@ class Engine:
             dst = self._blocks(ins.dst_base, ins.n_blocks, ins.dst_pitch, ins.block_words)
             self._check_words(i, ins, self.input, "input", dst, "dst_base")
             self._write("input", dst)
-            self.input[dst] = self.output[src]
+            self._set(self.input, dst, self._get(self.output, src))
             return
         # a copy: the packet must not change when the buffer is written later
-        words = self.output[src].copy() if isinstance(src, slice) else self.output[src]
+        words = self.output[src].copy() if isinstance(src, slice) else self._get(self.output, src)
         names = self._role_streams.get("act_out", [])
         ks = selected(ins.streams)
         for k in ks:
@@ -988,6 +1132,8 @@ class Engine:
     def _moved(idx: Index, delta: int) -> Index:
         if isinstance(idx, slice):
             return slice(idx.start + delta, idx.stop + delta)
+        if isinstance(idx, Blocks):
+            return idx._replace(base=idx.base + delta)
         return idx + delta
 
     # ------------------------------------------------------------------ CMP: PE array
@@ -1074,9 +1220,14 @@ class Engine:
             conv.in_w,
             _elem_dtype(prec, conv.in_signed),
         )
-        oh = np.arange(ins.oh0, ins.oh0 + ins.n_oh, dtype=np.int64)
-        rows = (oh[:, None] * conv.stride_h - conv.pad_h + np.arange(kh) * conv.dilation_h).ravel()
-        self._check_resident(i, ins, rows, conv.in_h, ins.ih0, ins.in_rows)
+        # every tapped row inside the map lies in [max(first, 0), min(last, in_h - 1)]: when
+        # that interval is resident, no row needs checking one by one
+        first = ins.oh0 * conv.stride_h - conv.pad_h
+        last = first + (ins.n_oh - 1) * conv.stride_h + (kh - 1) * conv.dilation_h
+        if max(first, 0) < ins.ih0 or min(last, conv.in_h - 1) >= ins.ih0 + ins.in_rows:
+            oh = np.arange(ins.oh0, ins.oh0 + ins.n_oh, dtype=np.int64)
+            rows = oh[:, None] * conv.stride_h - conv.pad_h + np.arange(kh) * conv.dilation_h
+            self._check_resident(i, ins, rows.ravel(), conv.in_h, ins.ih0, ins.in_rows)
 
         # weights (docs/engine.md 6.2) and params (6.3) of the tile's PE groups
         n_groups = -(-n_out // g)
@@ -1086,14 +1237,12 @@ class Engine:
         self._read("weight", wr)
         self._read("params", pr)
         pkey = (self.params[pr].tobytes(), int(prec), n_out)
-        params = self._pcache.get(pkey)
-        if params is None:
+        cp = self._pcache.get(pkey)
+        if cp is None:
             if len(self._pcache) >= _DECODE_CACHE:
                 self._pcache.clear()
-            params = self._pcache[pkey] = self._conv_params(self.params[pr], prec, n_out)
-            for a in params:
-                a.flags.writeable = False
-        bias, m, s = params
+            cp = self._pcache[pkey] = _ConvParams(*self._conv_params(self.params[pr], prec, n_out))
+        bias, m, s = cp.bias, cp.m, cp.s
 
         # the exact integer sums, int64 [n_oh * OW, n_out] (pixel-major, like the stored words)
         r0 = ins.oh0 * conv.stride_h - conv.pad_h
@@ -1102,7 +1251,7 @@ class Engine:
         n_c = (ow - 1) * conv.stride_w + (kw - 1) * conv.dilation_w + 1
         win = self._band_window(band, ins.ih0, conv.in_h, r0, n_r, c0, n_c)
         macs = self.timing.compute_macs(conv, ins)
-        s_ok = bool(((s >= 1) & (s <= 63)).all())
+        s_ok = cp.s_ok
         n_pix = ins.n_oh * ow
         if conv.depthwise:
             wdt = np.dtype("<i2") if prec == Precision.INT16 else np.dtype(np.int8)
@@ -1113,20 +1262,22 @@ class Engine:
             acc: npt.NDArray[Any] = np.ascontiguousarray(dw.reshape(n_out, -1).T)
         else:
             wts = self._dense_weights(wr, prec, ins.in_cb, kh, kw, n_groups, n_out, ins.tag)
-            # Python ints: -min of int8 -128 must not wrap
-            maxx = max(int(win.max(initial=0)), -int(win.min(initial=0)))
+            # Python ints: -min of int8 -128 must not wrap (unsigned: the min is >= 0)
+            maxx = int(win.max(initial=0))
+            if win.dtype.kind == "i":
+                maxx = max(maxx, -int(win.min(initial=0)))
             # kept is None exactly when acc_first (checked above); |acc| <= top, so the 48-bit
             # limit needs checking only when top reaches it
-            top = maxx * wts.max_abs_sum + int(np.abs(bias).max()) if kept is None else None
+            top = maxx * wts.max_abs_sum + cp.bias_max if kept is None else None
             if (
                 top is not None
                 and top < ACC_LIMIT
                 and ins.acc_last
                 and s_ok
-                and top * int(m.max()) + (1 << (int(s.max()) - 1)) < _EXACT_F64
+                and top * cp.m_max + (1 << (cp.s_max - 1)) < _EXACT_F64
             ):
                 self._kept = None
-                y = self._dense_requantized(win, wts, conv, ins, maxx, top, bias, m, s, n_pix)
+                y = self._dense_requantized(win, wts, conv, ins, maxx, top, cp, n_pix)
                 if y.dtype == np.float64:  # integral values the element type cannot hold
                     self._put_tile(i, ins, y, prec, oh_total, ow)
                 else:
@@ -1174,9 +1325,7 @@ class Engine:
         ins: ComputeTile,
         maxx: int,
         top: int,
-        bias: I64,
-        m: I64,
-        s: I64,
+        cp: _ConvParams,
         n_pix: int,
     ) -> np.ndarray:
         """A complete dense tile (acc_first, acc_last) requantized in float64 block by block
@@ -1194,13 +1343,12 @@ class Engine:
         qmin, qmax = conv.qmin, conv.qmax
         lo, hi = min(qmin, qmax), max(qmin, qmax)
         store = None if ins.fuse_eltwise else self._direct_type(prec, lo, hi)
-        scale = np.ldexp(m.astype(np.float64), -s)  # M 2**-S, exact
-        offset = bias * scale + 0.5
+        scale, offset = cp.scale, cp.offset
         y = np.empty((n_pix, scale.size), dtype=np.float64 if store is None else store)
         # |t| <= top * M / 2**S + 1/2: below 2**31, the rounding and saturation run on int32
         # (the float -> int32 cast truncates toward zero, which is the floor for t >= 0 and,
         # for t < 0, saturates to the same value when qmin >= 0)
-        on_int32 = store is not None and top * int(m.max()) * 2.0 ** -int(s.min()) + 1 < 2**31
+        on_int32 = store is not None and top * cp.m_max * 2.0**-cp.s_min + 1 < 2**31
         floor = lo < 0 or not on_int32
         # in slices of rows small enough for the float64 temporaries to stay in L1/L2
         step = max(1, _EPILOGUE_ELEMS // scale.size)
@@ -1212,7 +1360,9 @@ class Engine:
                 part = blk[a : a + step]
                 n = part.shape[0]
                 t, ti = t_buf[:n], i_buf[:n]
-                np.multiply(part, scale, out=t)
+                # converted first: a float32 x float64 multiply would cast in small buffers
+                np.copyto(t, part)
+                t *= scale
                 t += offset
                 if floor:
                     np.floor(t, out=t)
@@ -1247,7 +1397,15 @@ class Engine:
         )
         self._check_words(i, ins, self.output, "output", idx, "out_base")
         self._write("output", idx)
-        self.output[idx] = _transpose_words(pixel_major, (1, 0)).reshape(-1, self.cb)
+        if isinstance(idx, slice | Blocks):
+            # block-major words straight from the pixel-major ones (no intermediate copy)
+            n_pix, n_cb, cb = pixel_major.shape
+            dst = self.output[idx] if isinstance(idx, slice) else self._block_view(self.output, idx)
+            unit = next(u for u in (8, 4, 2, 1) if cb % u == 0)
+            d = dst.view(f"<u{unit}").reshape(n_cb, n_pix, cb // unit)
+            d[...] = pixel_major.view(f"<u{unit}").transpose(1, 0, 2)
+        else:
+            self._set(self.output, idx, _transpose_words(pixel_major, (1, 0)))
 
     def _put_tile(
         self,
@@ -1273,7 +1431,7 @@ class Engine:
         # [out_cb, n_oh * OW, CBC], the words' order
         z = self._fused_eltwise(i, ins, y.transpose(1, 0, 2), res, prec)
         self._write("output", idx)
-        self.output[idx] = self._store_elements(z, prec).reshape(-1, self.cb)
+        self._set(self.output, idx, self._store_elements(z, prec))
 
     @staticmethod
     def _conv_params(words: np.ndarray, precision: Precision, n: int) -> tuple[I64, I64, I64]:
@@ -1314,7 +1472,7 @@ class Engine:
         words = self.weight[wr]
         key = (wr.start, wr.stop, int(precision), in_cb, kh, kw, n_out, tag)
         hit = self._wcache.get(key)
-        if hit is not None and np.array_equal(hit.raw, words):
+        if hit is not None and _same_bytes(hit.raw, words):
             self._wcache.move_to_end(key)
             return hit
         cfg = self.cfg
@@ -1357,8 +1515,9 @@ class Engine:
         ``win`` is the zero-padded window ``[in_cb, rows, columns, CBC]`` (storage dtype),
         ``maxx`` its largest magnitude. The window is made channels-last once, then one GEMM
         per block of output rows over its im2col columns ``[pixels, K]`` (a strided view,
-        gathered per block in the storage type, then converted; the converted window itself
-        for a 1x1 stride-1 tile), in the cheapest exact arithmetic:
+        converted as it is gathered per block, or gathered in the storage type first when a
+        pixel has only a few channels; the converted window itself for a 1x1 stride-1 tile), in
+        the cheapest exact arithmetic:
 
         * float32, split along K into chunks with ``maxx * max_c sum_{k in chunk}|w[c, k]|
           < 2**24``: every partial sum the BLAS forms inside a chunk (in any order, fused or
@@ -1392,8 +1551,7 @@ class Engine:
         direct = kh == kw == sh == sw == 1  # 1x1, stride 1: the window is the column matrix
         xw: npt.NDArray[Any] = hwc.astype(dt) if direct else hwc
         s0, s1, s2 = hwc.strides
-        # im2col as a strided view; each block is gathered in the storage type (short
-        # elements), then converted in one contiguous pass
+        # im2col as a strided view, gathered block by block into the GEMM's type
         full = np.lib.stride_tricks.as_strided(
             hwc,
             shape=(n_oh, ow, kh, kw, hwc.shape[2]),
@@ -1403,7 +1561,10 @@ class Engine:
         rows = max(1, min(n_oh, _COLS_BUDGET // max(1, max(k, n_out) * ow)))
         n_buf = 0 if direct else rows * ow * k
         buf: npt.NDArray[Any] = np.empty(n_buf, dtype=dt)
-        gather: npt.NDArray[Any] = np.empty(n_buf, dtype=hwc.dtype)
+        # runs of a few channels (the first layer's image) are gathered in the storage type
+        # first, then converted in one contiguous pass; longer runs are converted as gathered
+        short = hwc.shape[2] < _SHORT_RUN
+        gather: npt.NDArray[Any] = np.empty(n_buf if short else 0, dtype=hwc.dtype)
         if epilogue is None:
             out: npt.NDArray[Any] = np.empty((n_oh * ow, n_out), dtype=acc_dt)
         else:
@@ -1413,11 +1574,14 @@ class Engine:
             r = min(rows, n_oh - r0)
             if direct:
                 c2 = xw[r0 : r0 + r].reshape(r * ow, k)
-            else:
+            elif gather.size:
                 g = gather[: r * ow * k]
                 g.reshape(r, ow, kh, kw, -1)[...] = full[r0 : r0 + r]
                 c2 = buf[: r * ow * k].reshape(r * ow, k)
                 np.copyto(c2, g.reshape(r * ow, k))
+            else:
+                c2 = buf[: r * ow * k].reshape(r * ow, k)
+                c2.reshape(r, ow, kh, kw, -1)[...] = full[r0 : r0 + r]
             blk = out[r0 * ow : (r0 + r) * ow] if epilogue is None else blk_buf[: r * ow]
             if single:
                 np.matmul(c2, wmat, out=blk)
@@ -1468,7 +1632,7 @@ class Engine:
             )
         self._check_words(i, ins, self.input, "input", res_idx, "res_base")
         self._read("input", res_idx)
-        b = self._elements(self.input[res_idx], _elem_dtype(prec, elt.b_signed))
+        b = self._elements(self._get(self.input, res_idx), _elem_dtype(prec, elt.b_signed))
         return self._eltwise(elt, y, b.reshape(y.shape))
 
     @staticmethod
@@ -1544,9 +1708,17 @@ class Engine:
         xp = self._band_window(band, ins.ih0, ih, r0, n_r, c0, n_c, fill, work)
         # [n_cb, rows, columns, CBC]: reduce the columns, then the rows, of every window
         red = np.maximum if is_max else np.add
-        cols: npt.NDArray[Any] = xp[:, :, _taps(0, ow, sw)].astype(work)
+
+        def column_taps(b: int) -> np.ndarray:
+            # a strided tap moves whole words (one integer each) into a contiguous copy: an
+            # element-wise reduction over 8-element runs would be several times slower
+            if sw == 1:
+                return xp[:, :, b : b + ow]
+            return _word_taps(xp, 2, b, ow, sw)
+
+        cols: npt.NDArray[Any] = column_taps(0).astype(work)
         for b in range(1, kw):
-            red(cols, xp[:, :, _taps(b, ow, sw)], out=cols)
+            red(cols, column_taps(b), out=cols)
         v = cols[:, _taps(0, ins.n_oh, sh)].copy()
         for a in range(1, kh):
             red(v, cols[:, _taps(a, ins.n_oh, sh)], out=v)
@@ -1564,7 +1736,7 @@ class Engine:
         self._check_words(i, ins, self.output, "output", idx, "out_base")
         y = y.reshape(ins.n_cb, ins.n_oh * ow, cbc)
         self._write("output", idx)
-        self.output[idx] = self._store_elements(y, prec).reshape(-1, self.cb)
+        self._set(self.output, idx, self._store_elements(y, prec))
 
     def _pool_divisors(
         self, i: int, ins: PoolTile, pool: ConfigPool, areas: I64
@@ -1674,7 +1846,7 @@ class Engine:
         self._check_words(i, ins, self.output, "output", idx, "out_base")
         words = self._store_elements(y.reshape(ins.n_oh * w, ins.n_cb, cbc), prec)
         self._write("output", idx)
-        self.output[idx] = _transpose_words(words, (1, 0)).reshape(-1, self.cb)
+        self._set(self.output, idx, _transpose_words(words, (1, 0)))
 
     def _lrn(
         self,
@@ -1721,9 +1893,14 @@ class Engine:
         if factors is None:
             factors = lut.astype(np.int32)[_lrn_codes()]
             self._lrn_tables[key] = factors
-        prod = x32 * factors[ss]
-        y = (prod >> frac) + ((prod >> (frac - 1)) & 1)
-        return np.clip(y, qmin, qmax, out=y)
+        prod = np.take(factors, ss)
+        prod *= x32
+        # (p >> F) + ((p >> (F - 1)) & 1), as r = p >> (F - 1), then (r >> 1) + (r & 1)
+        np.right_shift(prod, frac - 1, out=prod)
+        odd = prod & 1
+        prod >>= 1
+        prod += odd
+        return np.clip(prod, qmin, qmax, out=prod)
 
 
 _LRN_CODES = 1 << 19

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import bisect
 import collections
+import operator
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -38,8 +40,29 @@ UNITS = (Unit.LDW, Unit.LDA, Unit.CMP, Unit.ST, Unit.VEC)
 _COL = {u: k for k, u in enumerate(UNITS)}
 _N = len(UNITS)
 _TOKENS = tuple((t, int(t)) for t in Token)
+_BITS: dict[int, tuple[int, ...]] = {}
+_OPNAMES: dict[type, str] = {}
 
-Index = slice | npt.NDArray[np.int64]
+
+def _bits(mask: int) -> tuple[int, ...]:
+    """The token bits set in a wait / signal mask, in :class:`Token` order (memoised)."""
+    hit = _BITS.get(mask)
+    if hit is None:
+        hit = _BITS[mask] = tuple(bit for _, bit in _TOKENS if mask & bit)
+    return hit
+
+
+class Blocks(NamedTuple):
+    """``blocks`` runs of ``width`` consecutive words, run ``j`` starting at word
+    ``base + j * pitch`` (``pitch >= width``: the runs do not overlap)."""
+
+    base: int
+    blocks: int
+    pitch: int
+    width: int
+
+
+Index = slice | npt.NDArray[np.int64] | Blocks
 Clock = tuple[int, ...]
 """A vector clock: per unit (in :data:`UNITS` order) a count of its instructions."""
 
@@ -109,6 +132,12 @@ class _RangeMap:
     def assign(self, a: int, b: int, value: tuple[int, int, int]) -> None:
         """Set words ``[a, b)`` (``0 <= a < b <= n``) to ``value``."""
         starts, values = self.starts, self.values
+        k = bisect.bisect_right(starts, a) - 1
+        if starts[k] == a and (starts[k + 1] == b if k + 1 < len(starts) else b == self.n):
+            # exactly one existing run (a tile's region accessed again): what the general
+            # case below does, without the list surgery
+            values[k] = value
+            return
         # the run holding word b keeps its value from b on
         j = bisect.bisect_right(starts, b) - 1
         if b < self.n and starts[j] != b:
@@ -131,6 +160,16 @@ def _runs(idx: Index, n: int) -> _Runs:
     A slice is clipped to the buffer as numpy does; an index array holds addresses in
     ``[0, n)`` (the engine checks them before it accesses the buffer).
     """
+    if type(idx) is slice:
+        lo, hi = idx.start, idx.stop
+        if idx.step is None and type(lo) is int and type(hi) is int and 0 <= lo <= hi <= n:
+            # the common case (a contiguous range inside the buffer), without slice.indices
+            return [(lo, hi)] if hi > lo else []
+    if isinstance(idx, Blocks):
+        if idx.width <= 0:
+            return []
+        stop = idx.base + idx.blocks * idx.pitch
+        return [(a, a + idx.width) for a in range(idx.base, stop, idx.pitch)]
     if isinstance(idx, slice):
         start, stop, step = idx.indices(n)
         if step == 1:
@@ -205,24 +244,25 @@ class RaceChecker:
             return
         col = _COL[unit]
         vc = list(map(max, self._unit_vc[col], self._barrier))
-        wait = ins.wait
-        for _, bit in _TOKENS:
-            if wait & bit and self._tokens[bit]:
-                vc = list(map(max, vc, self._tokens[bit].popleft()))
+        for bit in _bits(ins.wait):
+            q = self._tokens[bit]
+            if q:
+                vc = list(map(max, vc, q.popleft()))
         self._seq[col] += 1
         vc[col] = self._seq[col]
         self._vc, self._col, self._index = tuple(vc), col, index
-        self._opcodes[index] = ins.OPCODE.name
+        name = _OPNAMES.get(type(ins))
+        if name is None:
+            name = _OPNAMES[type(ins)] = ins.OPCODE.name
+        self._opcodes[index] = name
 
     def end(self, ins: Instruction) -> None:
         """Complete the instruction begun last: publish its clock to the queues it signals."""
         if self._col < 0:
             return
         self._unit_vc[self._col] = self._vc
-        signal = ins.signal
-        for _, bit in _TOKENS:
-            if signal & bit:
-                self._tokens[bit].append(self._vc)
+        for bit in _bits(ins.signal):
+            self._tokens[bit].append(self._vc)
 
     def _op(self, index: int) -> tuple[int, str]:
         return index, self._opcodes.get(index, "?")
@@ -233,8 +273,7 @@ class RaceChecker:
 
     def _written_after(self, b: _Buffer) -> bool:
         """Whether some unit wrote ``b`` after what the current instruction's clock covers."""
-        vc = self._vc
-        return any(s > vc[u] for u, s in enumerate(b.last_write))
+        return any(map(operator.gt, b.last_write, self._vc))
 
     def read(self, buffer: str, idx: Index) -> None:
         """The current instruction reads words ``idx`` of ``buffer``."""
@@ -264,11 +303,12 @@ class RaceChecker:
             hit = b.writer.first_late(runs, vc)
             if hit is not None:
                 self._race(buffer, hit, "overwrites a word written by")
-        for other in range(_N):
-            if other != col and b.last_read[other] > vc[other]:
-                hit = b.readers[other].first_late(runs, vc)
-                if hit is not None:
-                    self._race(buffer, hit, "overwrites a word still read by")
+        if any(map(operator.gt, b.last_read, vc)):
+            for other in range(_N):
+                if other != col and b.last_read[other] > vc[other]:
+                    hit = b.readers[other].first_late(runs, vc)
+                    if hit is not None:
+                        self._race(buffer, hit, "overwrites a word still read by")
         seq = vc[col]
         value = (col, seq, self._index)
         for lo, hi in runs:

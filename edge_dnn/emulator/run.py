@@ -104,6 +104,18 @@ def check_transfers(step: EngineStep, image_size: int, cfg: OverlayConfig) -> No
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class _TransferPlan:
+    """A step's checked transfer lists: per MM2S stream its packets as ``(offset, length)``
+    descriptors; per S2MM stream its packets as (descriptors, total bytes)."""
+
+    gather: dict[str, list[list[tuple[int, int]]]]
+    scatter: dict[str, list[tuple[list[tuple[int, int]], int]]]
+
+
+_PLAN_CACHE = 256
+
+
 class DirectFeeder:
     """The simplest DMA model: gathers every MM2S packet up front, scatters S2MM packets after.
 
@@ -113,6 +125,7 @@ class DirectFeeder:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._plans: dict[tuple[int, tuple[tuple[str, bytes], ...]], _TransferPlan] = {}
 
     def run(self, step: EngineStep, image: np.ndarray) -> EngineCounters:
         """Execute one engine step against the DDR image (modified in place).
@@ -122,42 +135,73 @@ class DirectFeeder:
             DmaError, DdrHazardError: the transfer lists are inconsistent.
         """
         eng = self.engine
-        check_transfers(step, image.size, eng.cfg)
+        plan = self._plan(step, image.size)
         packets: dict[str, list[np.ndarray]] = {}
-        for name in eng.input_streams:
-            if name not in step.transfers:
-                continue
-            plan = step.packets(name)
-            if plan and not plan[-1][-1].last:
-                raise DmaError(f"stream '{name}': the last descriptor does not end a packet")
+        for name, plans in plan.gather.items():
             # a one-descriptor packet is pushed as a view of the image: by the hazard rule
             # nothing writes those bytes during the run
             packets[name] = [
-                image[pkt[0].offset : pkt[0].offset + pkt[0].length]
+                image[pkt[0][0] : pkt[0][0] + pkt[0][1]]
                 if len(pkt) == 1
-                else np.concatenate([image[t.offset : t.offset + t.length] for t in pkt])
-                for pkt in plan
+                else np.concatenate([image[o : o + n] for o, n in pkt])
+                for pkt in plans
             ]
         out = eng.run(step.cmd, packets)
         for name, pkts in out.items():
-            plan = step.packets(name) if name in step.transfers else []
-            if len(plan) != len(pkts):
+            descs = plan.scatter.get(name, [])
+            if len(descs) != len(pkts):
                 raise DmaError(
                     f"stream '{name}': the engine sent {len(pkts)} packet(s), the S2MM transfer "
-                    f"list has {len(plan)}"
+                    f"list has {len(descs)}"
                 )
-            for k, (data, descs) in enumerate(zip(pkts, plan)):
-                total = sum(t.length for t in descs)
+            for k, (data, (rows, total)) in enumerate(zip(pkts, descs)):
                 if total != data.size:
                     raise DmaError(
                         f"stream '{name}' packet {k}: {data.size} bytes from the engine, "
                         f"{total} bytes of S2MM descriptors"
                     )
                 pos = 0
-                for t in descs:
-                    image[t.offset : t.offset + t.length] = data[pos : pos + t.length]
-                    pos += t.length
+                for o, n in rows:
+                    image[o : o + n] = data[pos : pos + n]
+                    pos += n
         return eng.counters
+
+    def _plan(self, step: EngineStep, image_size: int) -> _TransferPlan:
+        """The checked gather / scatter plan of a step's transfer lists.
+
+        Cached by the exact rows (and the image size): a step run again is not re-checked,
+        a changed transfer list is checked afresh.
+        """
+        key = (
+            image_size,
+            tuple(
+                (name, np.asarray(rows, dtype=np.int64).tobytes())
+                for name, rows in sorted(step.transfers.items())
+            ),
+        )
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        check_transfers(step, image_size, self.engine.cfg)
+        gather: dict[str, list[list[tuple[int, int]]]] = {}
+        for name in self.engine.input_streams:
+            if name not in step.transfers:
+                continue
+            pk = step.packets(name)
+            if pk and not pk[-1][-1].last:
+                raise DmaError(f"stream '{name}': the last descriptor does not end a packet")
+            gather[name] = [[(t.offset, t.length) for t in pkt] for pkt in pk]
+        scatter: dict[str, list[tuple[list[tuple[int, int]], int]]] = {}
+        for name in self.engine.output_streams:
+            pk = step.packets(name) if name in step.transfers else []
+            scatter[name] = [
+                ([(t.offset, t.length) for t in pkt], sum(t.length for t in pkt)) for pkt in pk
+            ]
+        plan = _TransferPlan(gather, scatter)
+        if len(self._plans) >= _PLAN_CACHE:
+            self._plans.clear()
+        self._plans[key] = plan
+        return plan
 
 
 class ModelRunner:
@@ -189,6 +233,11 @@ class ModelRunner:
         self.engine = Engine(cfg, check_races=check_races)
         self.feeder = DirectFeeder(self.engine)
         self.stats: list[StepStats] = []
+        # the DDR image kept from frame to frame (see _image), what it was made from, and the
+        # byte ranges the last frame may have written
+        self._ddr: np.ndarray | None = None
+        self._ddr_source: tuple[object, ...] = ()
+        self._dirty: list[tuple[int, int]] = []
 
     # ------------------------------------------------------------------ inputs / outputs
     # ------------------------------------------------------------------ execution
@@ -232,9 +281,59 @@ class ModelRunner:
             out[k] = a if raw else self.model.tensors[k].quant.to_float(a, where=f"tensor '{k}'")
         return out
 
+    def _image(self) -> np.ndarray:
+        """The DDR image of a new frame: byte for byte :meth:`MemoryPlan.image` (zeros, the
+        weights region filled in).
+
+        Like the runtime on the board, which loads the weights into DDR once, the runner keeps
+        one image and, before each frame, restores only the ranges the previous frame may have
+        written (its inputs, the S2MM descriptors of its engine steps and its ARM outputs,
+        recorded before each write): the same image as a fresh one without rebuilding the
+        megabytes of weights. A feeder other than :class:`DirectFeeder` (the C simulation
+        replaces the whole image) gets a fresh image every frame.
+        """
+        mem = self.model.memory
+        img = self._ddr
+        if type(self.feeder) is not DirectFeeder:
+            self._ddr = None
+            return mem.image()
+        src = self._ddr_source
+        same = (
+            len(src) == 4
+            and src[0] is mem
+            and src[1] is mem.weights
+            and src[2] == mem.size
+            and src[3] == mem.weights_offset
+        )
+        if img is None or not same:
+            img = self._ddr = mem.image()
+            self._ddr_source = (mem, mem.weights, mem.size, mem.weights_offset)
+            self._dirty = []
+            return img
+        w0, w1 = mem.weights_offset, mem.weights_offset + mem.weights.size
+        for a, b in _merged(self._dirty):
+            img[a:b] = 0
+            lo, hi = max(a, w0), min(b, w1)
+            if lo < hi:
+                img[lo:hi] = mem.weights[lo - w0 : hi - w0]
+        self._dirty = []
+        return img
+
+    def _touch(self, offset: int, end: int) -> None:
+        """Record that the frame writes DDR bytes ``[offset, end)``."""
+        if end > offset:
+            self._dirty.append((offset, end))
+
+    def _touch_step(self, step: EngineStep) -> None:
+        for s in self.cfg.streams:
+            if s.role == "act_out" and s.name in step.transfers:
+                rows = np.asarray(step.transfers[s.name], dtype=np.int64).reshape(-1, 3)
+                for off, n in rows[:, :2].tolist():
+                    self._touch(off, off + n)
+
     def _run_one(self, feeds: Mapping[str, np.ndarray], debug: bool) -> dict[str, np.ndarray]:
         m = self.model
-        image = m.memory.image()
+        image = self._image()
         arm: dict[str, np.ndarray] = {}
         seen: dict[str, np.ndarray] = {}
         for name, x in feeds.items():
@@ -242,6 +341,7 @@ class ModelRunner:
             q = info.quant.quantize(x, where=f"input '{name}'")
             arm[name] = q
             if info.layout is not None:
+                self._touch(info.layout.offset, info.layout.end)
                 info.write(image, q)
         # the step after which each DDR tensor holds its value (buffer tenants' first step;
         # concat producers are tenants of the concat's buffer)
@@ -252,6 +352,7 @@ class ModelRunner:
         self.stats = []
         for idx, step in enumerate(m.steps):
             if isinstance(step, EngineStep):
+                self._touch_step(step)
                 counters = self.feeder.run(step, image)
                 self.stats.append(StepStats(idx, tuple(step.layers), counters))
                 if debug:
@@ -259,6 +360,10 @@ class ModelRunner:
                         if m.tensors[t].layout is not None:
                             seen[t] = m.tensors[t].read(image)
             elif isinstance(step, ArmStep):
+                for t in step.outputs:
+                    lay = m.tensors[t].layout
+                    if lay is not None:
+                        self._touch(lay.offset, lay.end)
                 step.execute(arm, image, m.tensors)
             else:  # pragma: no cover - the model format knows two step kinds
                 raise DmaError(f"unknown step kind {type(step).__name__}")
@@ -275,6 +380,18 @@ class ModelRunner:
                     raise DmaError(f"network output '{t}' is neither in ARM memory nor in DDR")
                 result[t] = info.read(image)
         return result
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` sorted, overlapping and adjacent ones merged."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def run_compiled(

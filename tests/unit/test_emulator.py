@@ -31,7 +31,7 @@ from edge_dnn.compiler.model import (
     TensorLayout,
 )
 from edge_dnn.emulator import DdrHazardError, Engine, EngineFault, EngineStatus
-from edge_dnn.emulator.races import BufferRaceError, RaceChecker
+from edge_dnn.emulator.races import Blocks, BufferRaceError, RaceChecker
 from edge_dnn.emulator.run import ModelRunner, run_compiled
 from edge_dnn.emulator.timing import Timeline, TimingModel
 from edge_dnn.isa import (
@@ -1320,6 +1320,38 @@ def test_run_compiled_ddr_hazards() -> None:
         run_compiled(model, x.astype(np.float32))
 
 
+def test_model_runner_keeps_a_fresh_ddr_image_per_frame() -> None:
+    """The runner keeps one DDR image and restores what a frame wrote: before every frame it
+    equals MemoryPlan.image() byte for byte, even after an S2MM scatter into the weights
+    region; a changed transfer list is checked again (the checked plan is cached by rows)."""
+    cfg = load_overlay("zcu104")
+    model, x, ref, _ = hand_model(cfg)
+    step = model.steps[0]
+    assert isinstance(step, EngineStep)
+    r = ModelRunner(model)
+    rng = np.random.default_rng(11)
+    for k in range(3):
+        xf = (x + rng.integers(-3, 4, x.shape)).clip(-128, 127).astype(np.float32) * 0.02
+        want = ModelRunner(model).run(xf, raw=True)["pool"]
+        assert np.array_equal(r.run(xf, raw=True)["pool"], want), k
+        assert np.array_equal(r._image(), model.memory.image())
+    # a weights region with 256 bytes no MM2S reads, where the S2MM lists now scatter part of
+    # the conv output
+    w = model.memory.weights
+    assert w.size + 256 <= 8192
+    model.memory = MemoryPlan(16384, 0, np.concatenate([w, np.full(256, 7, np.uint8)]))
+    out = in_stream(cfg, "act_out")
+    step.transfers[out] = np.array([[w.size, 200, 0], [12488, 200, 1]])
+    r.run(x.astype(np.float32) * 0.02, raw=True)
+    assert r._ddr is not None and not np.array_equal(r._ddr, model.memory.image())
+    assert np.array_equal(r._image(), model.memory.image())
+    step.transfers[out] = np.array([[12288, 200, 0], [12296, 200, 1]])
+    with pytest.raises(DdrHazardError, match="written twice"):
+        r.run(x.astype(np.float32))
+    assert np.array_equal(r._image(), model.memory.image())
+    assert ref.shape == (1, 16, 3, 3)
+
+
 def test_ports_follow_the_emulated_dma_stream_protocol(cfgs: dict[str, OverlayConfig]) -> None:
     """InPort is a StreamSink, OutPort a StreamSource of arm_scheduler's AXI DMA model."""
     from arm_scheduler.emulated.axi_dma import StreamSink, StreamSource
@@ -1601,6 +1633,10 @@ class NaiveRaces:
                 )
 
     def _words(self, buffer: str, idx: Any) -> list[int]:
+        if isinstance(idx, Blocks):
+            return [
+                idx.base + j * idx.pitch + w for j in range(idx.blocks) for w in range(idx.width)
+            ]
         return [int(w) for w in np.arange(self.sizes[buffer])[idx]]
 
     def read(self, buffer: str, idx: Any) -> None:
@@ -1694,12 +1730,14 @@ def _unit_instruction(unit: Unit, wait: int, signal: int) -> Instruction:
 
 
 def _random_words(rng: np.random.Generator, n: int) -> Any:
-    """A slice, or blocks of consecutive words (what ``Engine._blocks`` makes), possibly
-    overlapping or shuffled."""
+    """A slice, :class:`Blocks`, or blocks of consecutive words as an index array (what
+    ``Engine._blocks`` makes), possibly overlapping or shuffled."""
     if rng.random() < 0.5:
         a = int(rng.integers(0, n))
         return slice(a, int(rng.integers(a, n + 1)))
     nb, bw, pitch = (int(v) for v in rng.integers(1, [5, 7, 12]))
+    if rng.random() < 0.3 and pitch > bw and (nb - 1) * pitch + bw <= n:
+        return Blocks(int(rng.integers(0, n - (nb - 1) * pitch - bw + 1)), nb, pitch, bw)
     base = int(rng.integers(0, n))
     idx = (base + np.arange(nb)[:, None] * pitch + np.arange(bw)[None, :]).reshape(-1)
     idx = idx[idx < n]
