@@ -886,7 +886,11 @@ class Engine:
     def _check_index(
         self, i: int, ins: Instruction, buf: np.ndarray, name: str, idx: I64, field: str
     ) -> None:
-        top = int(idx.max()) if idx.size else 0
+        self._check_top(i, ins, buf, name, int(idx.max()) if idx.size else 0, field)
+
+    def _check_top(
+        self, i: int, ins: Instruction, buf: np.ndarray, name: str, top: int, field: str
+    ) -> None:
         if top >= buf.shape[0]:
             raise self._fault(
                 i,
@@ -985,16 +989,8 @@ class Engine:
             if idx.base < 0:
                 top = buf.shape[0]  # cannot happen: addresses are unsigned fields
         else:
-            self._check_index(i, ins, buf, name, idx, field)
-            return
-        if top >= buf.shape[0]:
-            raise self._fault(
-                i,
-                ins,
-                ErrorCode.BUFFER_RANGE,
-                f"{name} buffer word {top} outside the buffer's {buf.shape[0]} words",
-                field,
-            )
+            top = int(idx.max()) if idx.size else 0
+        self._check_top(i, ins, buf, name, top, field)
 
     @staticmethod
     def _block_view(buf: np.ndarray, b: Blocks) -> np.ndarray:
