@@ -12,7 +12,7 @@ Dependency tokens are added by :class:`~edge_dnn.compiler.emit.RunEmitter`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from edge_dnn.compiler.tiling import (
     ConvTask,
     EltPlan,
     EltSpec,
+    Geometry,
     NormPlan,
     NormSpec,
     PoolPlan,
@@ -177,6 +178,40 @@ class _Ctx:
             for b in range(nb)
         ]
         self.em.load(LoadInput, dst, nb * rows * w, _merge(segs), self.tag)
+
+    def window_tile(
+        self,
+        kind: type[PoolTile] | type[NormTile],
+        dst: Dst,
+        geo: Geometry,
+        in_base: int,
+        b0: int,
+        n_cb: int,
+        ih0: int,
+        in_rows: int,
+        oh0: int,
+        n: int,
+        p_base: int,
+        par_reads: Sequence[tuple[str, int, int]],
+    ) -> None:
+        """A window-unit tile (POOL_TILE / NORM_TILE) of blocks ``[b0, b0 + n_cb)``, output
+        rows ``[oh0, oh0 + n)``, into the next output region, then its store / loop-back."""
+        out_base = self.out_base()
+        self.em.emit(
+            kind,
+            reads=[("input", in_base, in_base + n_cb * in_rows * geo.iw), *par_reads],
+            writes=[("output", out_base, out_base + n_cb * n * geo.ow)],
+            in_base=in_base,
+            n_cb=n_cb,
+            ih0=ih0,
+            in_rows=in_rows,
+            oh0=oh0,
+            n_oh=n,
+            out_base=out_base,
+            p_base=p_base,
+            tag=self.tag,
+        )
+        self.emit_out(dst, out_base, b0, n_cb, geo.oh, geo.ow, oh0, n)
 
     def emit_out(
         self, dst: Dst, out_base: int, ob0: int, nb: int, oh: int, ow: int, oh0: int, n: int
@@ -580,22 +615,9 @@ def gen_pool(
             t_in = blk_base + (tb0 - b0) * in_rows * geo.iw
             for oh0 in range(oh0b, oh0b + nrows, plan.n_oh_tile):
                 n = min(plan.n_oh_tile, oh0b + nrows - oh0)
-                out_base = cx.out_base()
-                em.emit(
-                    PoolTile,
-                    reads=[("input", t_in, t_in + tb * in_rows * geo.iw), *par_reads],
-                    writes=[("output", out_base, out_base + tb * n * geo.ow)],
-                    in_base=t_in,
-                    n_cb=tb,
-                    ih0=ih0,
-                    in_rows=in_rows,
-                    oh0=oh0,
-                    n_oh=n,
-                    out_base=out_base,
-                    p_base=p_base,
-                    tag=tag,
+                cx.window_tile(
+                    PoolTile, dst, geo, t_in, tb0, tb, ih0, in_rows, oh0, n, p_base, par_reads
                 )
-                cx.emit_out(dst, out_base, tb0, tb, geo.oh, geo.ow, oh0, n)
 
 
 # ---------------------------------------------------------------------------- LRN
@@ -648,22 +670,7 @@ def gen_norm(
             ih0, in_rows = r0, rows
         for oh0 in range(r0, r0 + rows, plan.n_oh_tile):
             n = min(plan.n_oh_tile, r0 + rows - oh0)
-            out_base = cx.out_base()
-            em.emit(
-                NormTile,
-                reads=[("input", base, base + nb * in_rows * geo.iw), *par_reads],
-                writes=[("output", out_base, out_base + nb * n * geo.iw)],
-                in_base=base,
-                n_cb=nb,
-                ih0=ih0,
-                in_rows=in_rows,
-                oh0=oh0,
-                n_oh=n,
-                out_base=out_base,
-                p_base=p_base,
-                tag=tag,
-            )
-            cx.emit_out(dst, out_base, 0, nb, geo.oh, geo.ow, oh0, n)
+            cx.window_tile(NormTile, dst, geo, base, 0, nb, ih0, in_rows, oh0, n, p_base, par_reads)
 
 
 # ---------------------------------------------------------------------------- eltwise

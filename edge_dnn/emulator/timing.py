@@ -38,6 +38,7 @@ from edge_dnn.isa import (
     ConfigPool,
     EltwiseOp,
     EltwiseTile,
+    End,
     Instruction,
     LoadInput,
     LoadParams,
@@ -47,10 +48,11 @@ from edge_dnn.isa import (
     PoolTile,
     Precision,
     StoreTile,
+    Sync,
     Token,
     Unit,
 )
-from edge_dnn.isa.format import INSTR_BYTES
+from edge_dnn.isa.format import INSTR_BYTES, OPCODES
 from edge_dnn.isa.layout import (
     block_bytes,
     block_channels,
@@ -150,10 +152,13 @@ class TimingModel:
         ``gcd(stride, banks)`` lanes share a bank; each bank serves one read per word period
         of ``sub_steps`` cycles (a word feeds that many cycles).
         """
+        return max(1, _ceil(self.lanes_per_bank(stride_w), max(1, sub_steps(self.cfg, precision))))
+
+    def lanes_per_bank(self, stride_w: int) -> int:
+        """Pixel lanes of a pass that read the same input bank (lane ``l`` reads word
+        ``w0 + l * stride_w``: ``gcd(stride_w, banks)`` lanes share a bank)."""
         banks = self.cfg.buffer("input").banks
-        p = self.cfg.pe.pixels
-        per_bank = _ceil(p * math.gcd(stride_w, banks), banks)
-        return max(1, _ceil(per_bank, max(1, sub_steps(self.cfg, precision))))
+        return _ceil(self.cfg.pe.pixels * math.gcd(stride_w, banks), banks)
 
     def compute_passes(self, conv: ConfigConv, tile: ComputeTile) -> int:
         """PE passes of a COMPUTE_TILE: groups x pixel groups of the band."""
@@ -265,17 +270,14 @@ class TimingModel:
             return self.norm_cycles(norm, instr, burst=True)
         return None
 
-    def cmp_full_read(self, conv: ConfigConv, stride_w: int | None = None) -> bool:
+    def cmp_full_read(self, conv: ConfigConv) -> bool:
         """Whether a COMPUTE_TILE pass may use every read slot of an input bank (and so
         excludes the window unit): depthwise passes, and dense passes whose lanes read their
         bank more often than every other cycle (``SUB = 1``, or strides that put several lanes
         on one bank)."""
         if conv.depthwise:
             return True
-        banks = self.cfg.buffer("input").banks
-        stride = conv.stride_w if stride_w is None else stride_w
-        per_bank = _ceil(self.cfg.pe.pixels * math.gcd(stride, banks), banks)
-        return 2 * per_bank > sub_steps(self.cfg, conv.precision)
+        return 2 * self.lanes_per_bank(conv.stride_w) > sub_steps(self.cfg, conv.precision)
 
     def shared_resources(
         self,
@@ -361,6 +363,22 @@ class ConfigRegisters:
         (call after :meth:`cycles`, which latches a CONFIG_*)."""
         return tm.shared_resources(instr, self.conv, self.pool)
 
+    def issue(
+        self, tm: TimingModel, timeline: Timeline, instr: Instruction, cycles: int
+    ) -> tuple[int, int]:
+        """Place ``instr`` (``cycles`` busy cycles, from :meth:`cycles` or adjusted by the
+        caller) on ``timeline`` with its unit, tokens, shared resources and burst length under
+        the registers in force; returns its (start, end) cycle."""
+        return timeline.issue(
+            OPCODES[instr.OPCODE].unit,
+            cycles,
+            instr.wait,
+            instr.signal,
+            barrier=isinstance(instr, Sync | End),
+            resources=self.resources(tm, instr),
+            burst_cycles=self.burst_cycles(tm, instr),
+        )
+
 
 class Timeline:
     """Concurrent schedule of the decoder and the five units (fabric cycles from START).
@@ -398,11 +416,10 @@ class Timeline:
         while k < len(other):
             s, e, r = other[k]
             k += 1
-            if e <= start or not r & resources:
-                continue
             if s >= start + cycles:
-                break
-            start = e
+                break  # sorted by start: nothing later overlaps
+            if e > start and r & resources:
+                start = e
         return start
 
     def issue(

@@ -428,6 +428,29 @@ _STREAMS_DOC = (
 )
 _A = ACT_ADDR_BITS
 
+
+def _window_tile_fields(n_cb_doc: str, rows_doc: tuple[str, str], p_doc: str) -> tuple[Field, ...]:
+    """Fields of the window unit's tiles (POOL_TILE, NORM_TILE): one layout, own docs."""
+    return (
+        _b("out_map", 6, 23, "output region holds the whole map (else just this tile)"),
+        _u(
+            "in_base",
+            1,
+            0,
+            _A,
+            unit="words",
+            doc="input-buffer word of (first channel block, row ih0, column 0)",
+        ),
+        _u("n_cb", 1, 20, BLOCK_COUNT_BITS, 1, unit="blocks", doc=n_cb_doc),
+        _u("ih0", 2, 0, 16, unit=_PX, doc="input row held at in_base"),
+        _u("in_rows", 2, 16, 16, 1, unit=_PX, doc="input rows resident from ih0"),
+        _u("oh0", 3, 0, 16, unit=_PX, doc=rows_doc[0]),
+        _u("n_oh", 3, 16, 16, 1, unit=_PX, doc=rows_doc[1]),
+        _u("out_base", 4, 0, _A, unit="words", doc="output-buffer word of the region"),
+        _u("p_base", 5, 0, PARAMS_ADDR_BITS, unit="words", doc=p_doc),
+    )
+
+
 _SPECS: tuple[OpcodeSpec, ...] = (
     OpcodeSpec(Opcode.NOP, Unit.DEC, (), (), "no operation"),
     OpcodeSpec(
@@ -697,28 +720,10 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.POOL_TILE,
         Unit.VEC,
         (
-            _b("out_map", 6, 23, "output region holds the whole map (else just this tile)"),
-            _u(
-                "in_base",
-                1,
-                0,
-                _A,
-                unit="words",
-                doc="input-buffer word of (first channel block, row ih0, column 0)",
-            ),
-            _u("n_cb", 1, 20, BLOCK_COUNT_BITS, 1, unit="blocks", doc="channel blocks pooled"),
-            _u("ih0", 2, 0, 16, unit=_PX, doc="input row held at in_base"),
-            _u("in_rows", 2, 16, 16, 1, unit=_PX, doc="input rows resident from ih0"),
-            _u("oh0", 3, 0, 16, unit=_PX, doc="first output row of the tile"),
-            _u("n_oh", 3, 16, 16, 1, unit=_PX, doc="output rows in the tile"),
-            _u("out_base", 4, 0, _A, unit="words", doc="output-buffer word of the region"),
-            _u(
-                "p_base",
-                5,
-                0,
-                PARAMS_ADDR_BITS,
-                unit="words",
-                doc="average pooling: params-buffer word of the divisor table",
+            *_window_tile_fields(
+                n_cb_doc="channel blocks pooled",
+                rows_doc=("first output row of the tile", "output rows in the tile"),
+                p_doc="average pooling: params-buffer word of the divisor table",
             ),
         ),
         (),
@@ -740,36 +745,10 @@ _SPECS: tuple[OpcodeSpec, ...] = (
         Opcode.NORM_TILE,
         Unit.VEC,
         (
-            _b("out_map", 6, 23, "output region holds the whole map (else just this tile)"),
-            _u(
-                "in_base",
-                1,
-                0,
-                _A,
-                unit="words",
-                doc="input-buffer word of (first channel block, row ih0, column 0)",
-            ),
-            _u(
-                "n_cb",
-                1,
-                20,
-                BLOCK_COUNT_BITS,
-                1,
-                unit="blocks",
-                doc="channel blocks: all blocks of the map (the window spans blocks)",
-            ),
-            _u("ih0", 2, 0, 16, unit=_PX, doc="input row held at in_base"),
-            _u("in_rows", 2, 16, 16, 1, unit=_PX, doc="input rows resident from ih0"),
-            _u("oh0", 3, 0, 16, unit=_PX, doc="first row of the tile"),
-            _u("n_oh", 3, 16, 16, 1, unit=_PX, doc="rows in the tile"),
-            _u("out_base", 4, 0, _A, unit="words", doc="output-buffer word of the region"),
-            _u(
-                "p_base",
-                5,
-                0,
-                PARAMS_ADDR_BITS,
-                unit="words",
-                doc="params-buffer word of the factor table (256 x uint16)",
+            *_window_tile_fields(
+                n_cb_doc="channel blocks: all blocks of the map (the window spans blocks)",
+                rows_doc=("first row of the tile", "rows in the tile"),
+                p_doc="params-buffer word of the factor table (256 x uint16)",
             ),
         ),
         (),

@@ -53,7 +53,6 @@ from edge_dnn.isa import (
     ComputeTile,
     ConfigConv,
     EltwiseTile,
-    End,
     LoadInput,
     LoadParams,
     LoadWeights,
@@ -61,7 +60,6 @@ from edge_dnn.isa import (
     PoolTile,
     Precision,
     StoreTile,
-    Sync,
     Unit,
     decode_stream,
 )
@@ -537,18 +535,10 @@ def profile_model(
                 if f != 1.0 or perf.pass_overhead_cycles:
                     body = cycles - ISSUE_CYCLES + passes * perf.pass_overhead_cycles
                     cycles = ISSUE_CYCLES + math.ceil(f * body)
-            start, end = timeline.issue(
-                unit,
-                cycles,
-                ins.wait,
-                ins.signal,
-                barrier=isinstance(ins, Sync | End),
-                resources=regs.resources(tm, ins),
-                burst_cycles=regs.burst_cycles(tm, ins),
-            )
-            cycles = end - start if unit != Unit.DEC else cycles
+            start, end = regs.issue(tm, timeline, ins, cycles)
             if unit == Unit.DEC:
                 continue
+            cycles = end - start  # a window-unit tile may have run in burst mode
             tag = int(ins.tag)
             row = per_tag.get(tag)
             if row is None:

@@ -26,8 +26,6 @@ from edge_dnn.compiler.model import CompiledModel, EngineStep
 from edge_dnn.emulator.timing import ConfigRegisters, Timeline, TimingModel
 from edge_dnn.errors import InputError
 from edge_dnn.isa import (
-    End,
-    Sync,
     decode_stream,
 )
 from edge_dnn.isa.format import OPCODES
@@ -201,16 +199,7 @@ def run_schedule(
     out: list[Interval] = []
     for ins in decode_stream(run.cmd).instructions:
         spec = OPCODES[ins.OPCODE]
-        cycles = regs.cycles(tm, ins)
-        start, end = timeline.issue(
-            spec.unit,
-            cycles,
-            ins.wait,
-            ins.signal,
-            barrier=isinstance(ins, Sync | End),
-            resources=regs.resources(tm, ins),
-            burst_cycles=regs.burst_cycles(tm, ins),
-        )
+        start, end = regs.issue(tm, timeline, ins, regs.cycles(tm, ins))
         tag = int(ins.tag)
         out.append(Interval(spec.unit.name, start, end, spec.name, names.get(tag, f"tag {tag}")))
     return RunSchedule(

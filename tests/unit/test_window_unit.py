@@ -36,6 +36,7 @@ from edge_dnn.isa import (
 )
 from edge_dnn.isa.format import OPCODES
 from edge_dnn.overlay.config import LINE_BUFFER_DEPTH, load_overlay
+from edge_dnn.overlay.resources import estimate_resources
 from edge_dnn.perf.schedule import run_schedule
 from edge_dnn.quant.quantizer import quantize
 
@@ -87,6 +88,10 @@ def test_line_buffer_is_derived_once_from_the_lanes() -> None:
         blocks = math.ceil(cfg.pe.vector_lanes / (2 * word))
         assert cfg.derived.line_buffer_blocks == blocks
         assert cfg.derived.line_buffer_words == blocks * LINE_BUFFER_DEPTH
+        # the resource estimate counts it: one RAMB36 (512 x 72) per block
+        est = estimate_resources(cfg)
+        (line,) = [ln for ln in est.lines if "line buffer" in ln.component]
+        assert line.bram36 == blocks
 
 
 @pytest.mark.parametrize("kind", [PoolKind.MAX, PoolKind.AVE])

@@ -724,6 +724,22 @@ inline int32_t lane_input(const conv_regs& cv, const tile& t, const lanes& ln, u
     return elem(in_word(a), k, cv.int16, cv.in_signed);
 }
 
+/* Advance a dense reduction by one cycle: sub step s of the input word, then kernel column,
+ * kernel row, channel block (the order of the weight words, docs/engine.md 6.2). */
+inline void next_step(const conv_regs& cv, uint32_t sub, uint32_t& s, uint32_t& kw,
+                      uint32_t& kh, uint32_t& b) {
+    if (++s == sub) {
+        s = 0;
+        if (++kw == cv.kw) {
+            kw = 0;
+            if (++kh == cv.kh) {
+                kh = 0;
+                ++b;
+            }
+        }
+    }
+}
+
 /* Dense reduction of one pass, int8: WG cycles, each one weight word (OC x IC int8) shared by
  * the P lanes, each lane IC activations of one input word shared by the OC channels. */
 void pe_dense_int8(const conv_regs& cv, const tile& t, const lanes& ln, uint32_t wrow0,
@@ -766,16 +782,7 @@ pe_cycles:
         }
         ++g_cnt_busy;
         ++g_cnt_cycles;
-        if (++s == SUB8) {
-            s = 0;
-            if (++kw == cv.kw) {
-                kw = 0;
-                if (++kh == cv.kh) {
-                    kh = 0;
-                    ++b;
-                }
-            }
-        }
+        next_step(cv, SUB8, s, kw, kh, b);
     }
 }
 
@@ -817,16 +824,7 @@ pe_cycles16:
         }
         ++g_cnt_busy;
         ++g_cnt_cycles;
-        if (++s == sub) {
-            s = 0;
-            if (++kw == cv.kw) {
-                kw = 0;
-                if (++kh == cv.kh) {
-                    kh = 0;
-                    ++b;
-                }
-            }
-        }
+        next_step(cv, sub, s, kw, kh, b);
     }
 }
 
